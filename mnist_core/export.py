@@ -1,0 +1,27 @@
+"""Metrics history as a table (CSV) for download."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pandas as pd
+
+from mnist_core.live_state import Snapshot
+
+
+def history_frame(snap: Snapshot) -> pd.DataFrame:
+    """Live progress rows and per-epoch evaluation rows, ordered by examples seen."""
+    progress = pd.DataFrame([asdict(p) for p in snap.progress])
+    epochs = pd.DataFrame([asdict(r) for r in snap.history])
+    if not epochs.empty:
+        epochs = epochs.rename(columns={"train_loss": "epoch_train_loss", "train_accuracy": "epoch_train_accuracy"})
+    frame = (
+        pd.concat([f for f in (progress, epochs) if not f.empty], ignore_index=True)
+        if len(progress) + len(epochs)
+        else pd.DataFrame()
+    )
+    return frame.sort_values("examples_seen", kind="stable").reset_index(drop=True) if not frame.empty else frame
+
+
+def history_csv(snap: Snapshot) -> str:
+    return history_frame(snap).to_csv(index=False)

@@ -1,0 +1,43 @@
+"""A session's inference copy of a training job's network: consistent weights, safe from other threads."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from mnist_core.architecture import LayerSpec, build_model
+from mnist_core.live_state import LiveState
+from mnist_core.predict import CropPrediction, CropPredictor
+
+
+class InferenceModel:
+    """Its own Keras model, refreshed from the weights a job publishes (never a half-updated model)."""
+
+    def __init__(self, layers: list[LayerSpec], seed: int = 0):
+        self._lock = threading.Lock()
+        self._model = build_model(layers, seed)
+        self._predictor = CropPredictor(self._model)
+        self._version = -1
+
+    def sync(self, state: LiveState) -> int:
+        """Take the job's latest published weights if newer; return their version."""
+        version, weights = state.weights()
+        with self._lock:
+            if weights is not None and version != self._version:
+                self._model.set_weights(weights)
+                self._version = version
+            return self._version
+
+    def predict(self, images: np.ndarray, k: int = 4, seed: int | None = None, grid: bool = False) -> CropPrediction:
+        with self._lock:
+            return self._predictor.predict(images, k, seed=seed, grid=grid)
+
+    def keras_bytes(self) -> bytes:
+        """The model as a `.keras` file."""
+        with self._lock, tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "mnist_live.keras"
+            self._model.save(path)
+            return path.read_bytes()

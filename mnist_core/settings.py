@@ -1,0 +1,152 @@
+"""Training settings as plain data, with validation that names the offending field."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; `errors` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(errors.values()))
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    label: str
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+    def describe(self) -> str:
+        left = "(" if self.low_open else "["
+        right = ")" if self.high_open else "]"
+        return f"{left}{self.low:g}, {self.high:g}{right}"
+
+
+FIELDS: dict[str, FieldSpec] = {
+    "learning_rate": FieldSpec("Learning rate", 0.0, 100.0, low_open=True),
+    "momentum": FieldSpec("Momentum", 0.0, 1.0, high_open=True),
+    "rho": FieldSpec("Rho", 0.0, 1.0, low_open=True, high_open=True),
+    "epsilon": FieldSpec("Epsilon", 0.0, 1.0, low_open=True),
+    "beta_1": FieldSpec("Beta 1", 0.0, 1.0, high_open=True),
+    "beta_2": FieldSpec("Beta 2", 0.0, 1.0, low_open=True, high_open=True),
+    "batch_size": FieldSpec("Batch size", 1, 4096, integer=True),
+    "weight_decay": FieldSpec("L2 weight decay", 0.0, 1.0),
+    "epochs": FieldSpec("Epochs", 1, 200, integer=True),
+    "crops": FieldSpec("Crops per prediction", 1, 32, integer=True),
+    "seed": FieldSpec("Seed", 0, 2**31 - 1, integer=True),
+}
+
+
+@dataclass(frozen=True)
+class OptimizerKind:
+    label: str
+    fields: dict[str, float]  # the settings this optimizer uses, with their defaults
+
+
+# Adadelta at learning rate 1.0 as in the paper and ConvNetJS (Keras's own default of 0.001 barely trains).
+OPTIMIZERS: dict[str, OptimizerKind] = {
+    "adadelta": OptimizerKind("Adadelta", {"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-6}),
+    "sgd": OptimizerKind("SGD", {"learning_rate": 0.01}),
+    "momentum": OptimizerKind("SGD + momentum", {"learning_rate": 0.01, "momentum": 0.9}),
+    "nesterov": OptimizerKind("Nesterov", {"learning_rate": 0.01, "momentum": 0.9}),
+    "adagrad": OptimizerKind("Adagrad", {"learning_rate": 0.01, "epsilon": 1e-7}),
+    "rmsprop": OptimizerKind("RMSprop", {"learning_rate": 0.001, "rho": 0.9, "epsilon": 1e-7}),
+    "adam": OptimizerKind("Adam", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
+}
+
+# Settings a running job takes on the fly (ConvNetJS's "change" fields); the rest need a reset.
+LIVE_PER_BATCH = ("learning_rate", "momentum")
+LIVE_PER_EPOCH = ("batch_size", "weight_decay")
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    name: str = "adadelta"
+    params: dict[str, float] = field(default_factory=lambda: dict(OPTIMIZERS["adadelta"].fields))
+
+    @property
+    def label(self) -> str:
+        return OPTIMIZERS[self.name].label
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    batch_size: int = 128
+    weight_decay: float = 0.001
+    epochs: int = 4
+    crops: int = 4
+    preset: str = "convnetjs"
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_(self, **changes: Any) -> TrainSettings:
+        return replace(self, **changes)
+
+
+def default_optimizer(name: str) -> OptimizerSettings:
+    """The named optimizer with its default settings."""
+    if name not in OPTIMIZERS:
+        raise SettingsError({"optimizer": f"Optimizer: unknown '{name}' (choose from {', '.join(OPTIMIZERS)})."})
+    return OptimizerSettings(name, dict(OPTIMIZERS[name].fields))
+
+
+def parse_field(name: str, raw: Any) -> float | int:
+    """Parse one value for field `name`; raise SettingsError with a message naming the field."""
+    spec = FIELDS[name]
+    try:
+        value = float(str(raw).strip()) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError):
+        raise SettingsError({name: f"{spec.label}: '{raw}' is not a number."}) from None
+    if not math.isfinite(value):
+        raise SettingsError({name: f"{spec.label}: must be a finite number, got {raw}."})
+    if spec.integer and value != int(value):
+        raise SettingsError({name: f"{spec.label}: must be a whole number, got {raw}."})
+    too_low = value <= spec.low if spec.low_open else value < spec.low
+    too_high = value >= spec.high if spec.high_open else value > spec.high
+    if too_low or too_high:
+        raise SettingsError({name: f"{spec.label}: {raw} is out of range {spec.describe()}."})
+    return int(value) if spec.integer else value
+
+
+def validate_settings(raw: Mapping[str, Any], presets: Mapping[str, Any]) -> TrainSettings:
+    """Build TrainSettings from raw values (strings or numbers); collect every field's error."""
+    errors: dict[str, str] = {}
+    name = str(raw.get("optimizer", "adadelta"))
+    try:
+        kind = default_optimizer(name)
+    except SettingsError as exc:
+        errors.update(exc.errors)
+        kind = default_optimizer("adadelta")
+    params = {}
+    for key, default in kind.params.items():
+        params[key] = _collect(errors, key, raw.get(key, default))
+    values = {}
+    defaults = TrainSettings()
+    for key in ("batch_size", "weight_decay", "epochs", "crops", "seed"):
+        values[key] = _collect(errors, key, raw.get(key, getattr(defaults, key)))
+    preset = str(raw.get("preset", defaults.preset))
+    if preset not in presets:
+        errors["preset"] = f"Network: unknown preset '{preset}' (choose from {', '.join(presets)})."
+    if errors:
+        raise SettingsError(errors)
+    return TrainSettings(optimizer=OptimizerSettings(kind.name, params), preset=preset, **values)
+
+
+def _collect(errors: dict[str, str], key: str, raw: Any) -> float | int:
+    try:
+        return parse_field(key, raw)
+    except SettingsError as exc:
+        errors.update(exc.errors)
+        return 0

@@ -1,0 +1,178 @@
+"""The Train page: start, steer and watch the session's training job."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.charts import accuracy_chart, loss_chart
+from mnist_core.export import history_csv
+from mnist_core.live_state import Snapshot
+from mnist_core.render import stream_html
+from mnist_core.settings import FIELDS
+from ui.session import NOTE, current_job, dataset, inference_model, start_job, stop_job
+from ui.sidebar import SETTINGS
+
+STREAM_SHOWN = 30
+_NAMES = {**{k: v.label.lower() for k, v in FIELDS.items()}, "optimizer": "optimizer", "preset": "network"}
+
+st.title("MNIST Live")
+st.caption(
+    "Train a small convolutional network on MNIST right here, in your own session, and watch it learn. "
+    "Each training image is a random 24x24 crop of the 28x28 digit; predictions average several crops."
+)
+settings = st.session_state.get(SETTINGS)
+data = dataset()
+job = current_job()
+if settings is None:
+    st.error("Some settings in the sidebar are invalid: fix them to train.", icon=":material/error:")
+
+
+def _controls() -> None:
+    snap = job.state.snapshot() if job else None
+    alive = bool(job and job.alive)
+    train, pause, stop, reset = st.columns(4)
+    if train.button("Train", type="primary", disabled=alive or settings is None or data is None, width="stretch"):
+        start_job(settings, data)
+        st.rerun()
+    paused = snap is not None and snap.status == "paused"
+    if pause.button("Resume" if paused else "Pause", disabled=not alive or snap.status == "stopping", width="stretch"):
+        job.resume() if paused else job.pause()
+        st.rerun()
+    if stop.button("Stop", disabled=not alive, width="stretch"):
+        job.stop()
+        st.rerun()
+    if reset.button("Reset", disabled=job is None, width="stretch", help="Discard this run and its metrics."):
+        stop_job()
+        st.rerun()
+
+
+def _apply_changes() -> None:
+    """Hand sidebar changes to a running job (ConvNetJS's "change" fields)."""
+    if job is None or settings is None or not job.alive:
+        return
+    report = job.change(settings)
+    if report.applied:
+        per_batch = [_NAMES[k] for k in report.applied if k in ("learning_rate", "momentum")]
+        later = [_NAMES[k] for k in report.applied if k not in ("learning_rate", "momentum")]
+        parts = ([f"{', '.join(per_batch)} from the next batch"] if per_batch else []) + (
+            [f"{', '.join(later)} from the next epoch"] if later else []
+        )
+        st.session_state[NOTE] = "Applied to the running job: " + "; ".join(parts) + "."
+    if NOTE in st.session_state:
+        st.info(st.session_state[NOTE], icon=":material/tune:")
+    if report.needs_reset:
+        names = ", ".join(_NAMES.get(k, k) for k in report.needs_reset)
+        st.warning(f"Changing {names} needs a new run: press **Reset**, then **Train**.", icon=":material/restart_alt:")
+
+
+def _status(snap: Snapshot) -> None:
+    text = {
+        "starting": "Starting…",
+        "running": "Training",
+        "paused": "Paused",
+        "stopping": "Stopping…",
+        "finished": "Finished",
+        "stopped": "Stopped",
+        "diverged": "Diverged",
+        "error": "Error",
+    }[snap.status]
+    done = snap.examples_seen / snap.total_examples if snap.total_examples else 0.0
+    label = f"**{text}** · epoch {min(snap.epoch + 1, snap.epochs) if not snap.final else snap.epoch} of {snap.epochs}"
+    label += f" · {snap.examples_seen:,} of {snap.total_examples:,} examples · {snap.elapsed_seconds:.0f} s"
+    st.progress(min(done, 1.0), text=label)
+    if snap.status in ("diverged", "error"):
+        st.error(snap.message, icon=":material/warning:")
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def _tiles(snap: Snapshot) -> None:
+    last = snap.last_epoch
+    row1 = st.columns(5)
+    row1[0].metric("Examples seen", f"{snap.examples_seen:,}")
+    row1[1].metric("Training accuracy", _pct(snap.train_accuracy), help="Smoothed over recent batches.")
+    row1[2].metric(
+        "Validation accuracy",
+        _pct(last and last.validation_accuracy),
+        help="5,000 held-out images, centre crop, after each epoch.",
+    )
+    row1[3].metric(
+        f"Test accuracy ({last.crops if last else 4} crops)",
+        _pct(last and last.test_accuracy_crops),
+        help="All 10,000 test images, softmax averaged over k random crops, after each epoch.",
+    )
+    row1[4].metric("Last 200 test digits", _pct(snap.recent_accuracy), help="The stream below.")
+    row2 = st.columns(5)
+    row2[0].metric("Loss", _num(snap.loss, ".4f"), help="Smoothed cross-entropy of recent batches.")
+    row2[1].metric("L2 decay loss", _num(snap.l2_loss, ".5f"))
+    row2[2].metric("Forward ms / example", _num(snap.ms_forward, ".3f"))
+    row2[3].metric("Train step ms / example", _num(snap.ms_step, ".3f"), help="Forward and backward, per example.")
+    row2[4].metric("Examples / s", _num(snap.examples_per_second, ",.0f"))
+
+
+def _view(snap: Snapshot) -> None:
+    _status(snap)
+    _tiles(snap)
+    left, right = st.columns(2)
+    left.altair_chart(loss_chart(snap), width="stretch")
+    right.altair_chart(accuracy_chart(snap), width="stretch")
+    st.subheader("Test digits as the network sees them now")
+    recent = list(snap.recent)[-STREAM_SHOWN:][::-1]
+    if recent:
+        st.caption(
+            f"Newest first; top three classes with their probabilities: green where right, red where wrong. "
+            f"Accuracy over the last {len(snap.recent)}: {_pct(snap.recent_accuracy)}."
+        )
+        st.html(stream_html(recent, data.test.x))
+    else:
+        st.caption("Test digits appear here as soon as training starts.")
+
+
+def _downloads(snap: Snapshot) -> None:
+    model_col, csv_col, _ = st.columns([1, 1, 2])
+    model_col.download_button(
+        "Download model (.keras)",
+        data=lambda: inference_model(job).keras_bytes(),
+        file_name="mnist_live.keras",
+        mime="application/octet-stream",
+        on_click="ignore",
+        disabled=snap.weights_version == 0,
+        icon=":material/download:",
+    )
+    csv_col.download_button(
+        "Download metrics (CSV)",
+        data=lambda: history_csv(job.state.snapshot()),
+        file_name="mnist_live_metrics.csv",
+        mime="text/csv",
+        on_click="ignore",
+        disabled=not snap.progress,
+        icon=":material/table:",
+    )
+
+
+_controls()
+_apply_changes()
+if job is None:
+    st.info(
+        "Press **Train** to train the network in the sidebar on 55,000 MNIST digits. "
+        "The default settings pass 99% test accuracy in under a minute.",
+        icon=":material/play_arrow:",
+    )
+else:
+    running = not job.state.snapshot().final
+
+    @st.fragment(run_every=1.0 if running else None)
+    def _live() -> None:
+        snap = job.state.snapshot()
+        if running and snap.final:
+            st.rerun()  # the job ended: redraw the whole page once, statically
+        _view(snap)
+
+    _live()
+    _downloads(job.state.snapshot())

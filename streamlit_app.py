@@ -1,0 +1,10 @@
+"""MNIST Live: the entrypoint. Sets up the shared sidebar and the pages."""
+
+import streamlit as st
+
+from ui.sidebar import sidebar_settings
+
+st.set_page_config(page_title="MNIST Live", page_icon=":material/draw:", layout="wide")
+page = st.navigation([st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True)])
+sidebar_settings()
+page.run()

@@ -1,0 +1,74 @@
+"""A person on the Train page: press Train, watch tiles and charts move, pause, resume, stop."""
+
+import re
+import time
+
+import pytest
+
+from tests.browser.conftest import SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+
+def _metric(page, label: str) -> str:
+    tile = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return tile.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def _examples(page) -> int:
+    return int(_metric(page, "Examples seen").replace(",", ""))
+
+
+def _wait_until(predicate, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError("the page did not get there in time")
+
+
+def test_train_pause_resume_and_watch_it_learn(page):
+    page.screenshot(path=SCREENSHOTS / "train_before.png", full_page=True)
+    page.get_by_role("button", name="Train").click()
+    _wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10 and _examples(page) > 0)
+    first = _examples(page)
+    _wait_until(lambda: _examples(page) > first + 5000)  # tiles redraw while it trains
+
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    assert charts.count() == 2
+    _wait_until(lambda: page.locator(".mnl-card").count() > 5)  # the test-digit stream
+    assert page.get_by_text(re.compile(r"Training · epoch \d of 4")).is_visible()
+
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Resume").wait_for(timeout=30_000)
+    time.sleep(1.5)  # let the batch in flight and the next redraw land
+    paused_at = _examples(page)
+    time.sleep(2.5)
+    assert _examples(page) == paused_at
+    assert page.get_by_text(re.compile(r"Paused · epoch")).is_visible()
+
+    page.get_by_role("button", name="Resume").click()
+    _wait_until(lambda: _examples(page) > paused_at + 2000)
+
+    # After the first epoch the validation and k-crop test accuracies appear.
+    _wait_until(lambda: _metric(page, "Test accuracy (4 crops)") != "–", timeout=240)
+    assert float(_metric(page, "Test accuracy (4 crops)").rstrip("%")) > 90
+    time.sleep(2)
+    page.screenshot(path=SCREENSHOTS / "train_mid_training.png", full_page=True)
+
+    page.get_by_role("button", name="Stop").click()
+    _wait_until(lambda: page.get_by_text(re.compile(r"Stopped · epoch")).is_visible(), timeout=60)
+    assert page.get_by_role("button", name="Train").is_enabled()
+    assert not page.locator('[data-testid="stException"]').count()
+    page.screenshot(path=SCREENSHOTS / "train_stopped.png", full_page=True)
+
+
+def test_a_bad_setting_is_explained_not_a_traceback(page):
+    field = page.get_by_label("Learning rate")
+    field.fill("ten")
+    field.press("Enter")
+    page.get_by_text("Learning rate: 'ten' is not a number.").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="Train").is_disabled()
+    assert not page.locator('[data-testid="stException"]').count()
+    page.screenshot(path=SCREENSHOTS / "train_bad_setting.png", full_page=True)

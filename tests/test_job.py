@@ -1,0 +1,122 @@
+"""The training job on small slices of real MNIST: lifecycle, live changes, divergence."""
+
+import time
+
+import numpy as np
+import pytest
+
+from mnist_core.job import TrainingJob
+from mnist_core.settings import TrainSettings, default_optimizer
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _wait(predicate, timeout=120.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+def _job(data, **changes):
+    settings = TrainSettings(batch_size=50, epochs=2, seed=0).with_(**changes)
+    job = TrainingJob(settings, data)
+    job.start()
+    return job
+
+
+def test_a_short_job_finishes_with_epoch_metrics(tiny):
+    job = _job(tiny)
+    assert job.join(timeout=200)
+    snap = job.state.snapshot()
+    assert snap.status == "finished", snap.message
+    assert snap.examples_seen == 2 * len(tiny.train)
+    assert [r.epoch for r in snap.history] == [1, 2]
+    last = snap.history[-1]
+    assert 0.3 < last.test_accuracy_crops <= 1 and 0 < last.validation_loss < 3
+    assert snap.loss is not None and snap.l2_loss > 0 and snap.ms_step > 0 and snap.ms_forward > 0
+    assert snap.examples_per_second > 0 and snap.progress and snap.recent
+    assert all(len(p.classes) == 3 and p.probabilities[0] >= p.probabilities[2] for p in snap.recent)
+    assert snap.weights_version > 1
+
+
+def test_pause_resume_stop(tiny):
+    job = _job(tiny, epochs=100)
+    _wait(lambda: job.state.snapshot().examples_seen > 200)
+    job.pause()
+    time.sleep(0.5)  # let the batch in flight finish
+    seen = job.state.snapshot().examples_seen
+    time.sleep(1.0)
+    snap = job.state.snapshot()
+    assert snap.status == "paused" and snap.examples_seen == seen
+    job.resume()
+    _wait(lambda: job.state.snapshot().examples_seen > seen + 200)
+    assert job.state.snapshot().status == "running"
+    job.stop()
+    assert job.join(timeout=60)
+    assert job.state.snapshot().status == "stopped"
+
+
+def test_stop_while_paused_ends_the_thread(tiny):
+    job = _job(tiny, epochs=100)
+    _wait(lambda: job.state.snapshot().examples_seen > 0)
+    job.pause()
+    job.stop()
+    assert job.join(timeout=60)
+    assert job.state.snapshot().status == "stopped"
+
+
+def _weight_change(job, seconds=1.0):
+    """How far the published weights move over `seconds` of training."""
+    v0, before = job.state.weights()
+    _wait(lambda: job.state.weights()[0] > v0 + 1)
+    time.sleep(seconds)
+    _, after = job.state.weights()
+    return max(float(np.abs(a - b).max()) for a, b in zip(before, after))
+
+
+def test_live_learning_rate_change_takes_effect(tiny):
+    sgd = default_optimizer("sgd")
+    frozen = sgd.params | {"learning_rate": 1e-9}
+    job = _job(tiny, optimizer=type(sgd)("sgd", frozen), epochs=200)
+    _wait(lambda: job.state.snapshot().examples_seen > 100)
+    assert _weight_change(job) < 1e-5
+    report = job.change(job.settings.with_(optimizer=type(sgd)("sgd", frozen | {"learning_rate": 0.1})))
+    assert report.applied == ["learning_rate"] and not report.needs_reset
+    assert _weight_change(job) > 1e-3
+    job.stop()
+    job.join(60)
+    assert float(job.model.optimizer.learning_rate) == pytest.approx(0.1)
+
+
+def test_live_momentum_and_per_epoch_changes(tiny):
+    job = _job(tiny, optimizer=default_optimizer("momentum"), epochs=3)
+    settings = job.settings
+    new_optimizer = type(settings.optimizer)("momentum", settings.optimizer.params | {"momentum": 0.5})
+    report = job.change(settings.with_(optimizer=new_optimizer, batch_size=100, weight_decay=0.01))
+    assert report.applied == ["batch_size", "momentum", "weight_decay"]
+    assert job.join(200)
+    assert job.state.snapshot().status == "finished"
+    assert float(job.model.optimizer.momentum_variable.numpy()) == pytest.approx(0.5)
+
+
+def test_changes_that_need_a_reset_are_reported(tiny):
+    job = TrainingJob(TrainSettings(), tiny)
+    report = job.change(TrainSettings(optimizer=default_optimizer("adam"), seed=4))
+    assert report.needs_reset == ["optimizer", "seed"]
+    rho = TrainSettings().optimizer.params | {"rho": 0.9}
+    assert job.change(TrainSettings(optimizer=type(TrainSettings().optimizer)("adadelta", rho))).needs_reset == ["rho"]
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum"])
+def test_a_huge_learning_rate_diverges_and_restores_good_weights(tiny, name):
+    optimizer = default_optimizer(name)
+    job = _job(tiny, optimizer=type(optimizer)(name, optimizer.params | {"learning_rate": 10.0}), epochs=20)
+    assert job.join(timeout=200)
+    snap = job.state.snapshot()
+    assert snap.status == "diverged"
+    assert "learning rate" in snap.message and "too high" in snap.message
+    assert all(np.isfinite(w).all() for w in job.model.get_weights())
+    assert all(np.isfinite(w).all() for w in job.state.weights()[1])

@@ -1,0 +1,45 @@
+import numpy as np
+
+from mnist_core.architecture import CONVNETJS, build_model
+from mnist_core.predict import CropPredictor
+
+
+def test_crop_averaged_prediction_shapes_and_average(mnist):
+    predictor = CropPredictor(build_model(CONVNETJS))
+    result = predictor.predict(mnist.test.x[:5], k=4, seed=0)
+    assert result.probabilities.shape == (5, 10)
+    assert result.per_crop.shape == (5, 4, 10)
+    assert result.offsets.shape == (5, 4, 2)
+    np.testing.assert_allclose(result.probabilities, result.per_crop.mean(axis=1), rtol=1e-6)
+    assert result.labels.shape == (5,)
+
+
+def test_a_single_28x28_image_is_accepted(mnist):
+    result = CropPredictor(build_model(CONVNETJS)).predict(mnist.test.x[0], k=3, seed=1)
+    assert result.per_crop.shape == (1, 3, 10)
+
+
+def test_seeded_predictions_repeat_and_seeds_differ(mnist):
+    predictor = CropPredictor(build_model(CONVNETJS, seed=1))
+    a = predictor.predict(mnist.test.x[:20], k=4, seed=7)
+    b = predictor.predict(mnist.test.x[:20], k=4, seed=7)
+    c = predictor.predict(mnist.test.x[:20], k=4, seed=8)
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    np.testing.assert_allclose(a.probabilities, b.probabilities)
+    assert not np.array_equal(a.offsets, c.offsets)
+
+
+def test_per_crop_probabilities_match_the_model_on_that_crop(mnist):
+    model = build_model(CONVNETJS, seed=2)
+    predictor = CropPredictor(model)
+    result = predictor.predict(mnist.test.x[:3], k=2, seed=3)
+    r, c = result.offsets[1, 1]
+    crop = mnist.test.x[1, r : r + 24, c : c + 24].astype(np.float32)[None, ..., None]
+    expected = np.asarray(model.get_layer("core")(crop, training=False))[0]
+    np.testing.assert_allclose(result.per_crop[1, 1], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_grid_offsets_start_at_the_centre(mnist):
+    predictor = CropPredictor(build_model(CONVNETJS))
+    result = predictor.predict(mnist.test.x[:2], k=1, grid=True)
+    np.testing.assert_allclose(result.probabilities, predictor.predict_center(mnist.test.x[:2]), rtol=1e-5)

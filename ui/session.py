@@ -1,0 +1,64 @@
+"""The session's dataset handle, training job and inference copy, kept in st.session_state."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from mnist_core.data import ENV_VAR, DatasetError, Mnist, load_mnist
+from mnist_core.settings import TrainSettings
+
+JOB = "job"
+INFERENCE = "inference"
+NOTE = "change_note"
+
+
+@st.cache_resource(show_spinner="Loading MNIST (once per server)…")
+def _shared_mnist(path: str | None) -> Mnist:
+    return load_mnist(path)
+
+
+def dataset() -> Mnist | None:
+    """The process-wide MNIST, or None after showing what is wrong with it."""
+    try:
+        return _shared_mnist(os.environ.get(ENV_VAR) or None)
+    except DatasetError as exc:
+        st.error(f"**The MNIST dataset could not be loaded.** {exc}", icon=":material/error:")
+        return None
+
+
+def current_job():
+    return st.session_state.get(JOB)
+
+
+def start_job(settings: TrainSettings, data: Mnist) -> None:
+    """Replace any finished job with a new one for `settings` and start it."""
+    from mnist_core.job import TrainingJob  # imports TensorFlow: only once someone trains
+
+    stop_job()
+    job = TrainingJob(settings, data)
+    job.start()
+    st.session_state[JOB] = job
+    st.session_state.pop(NOTE, None)
+
+
+def stop_job() -> None:
+    """Stop and forget the session's job (the Reset button)."""
+    job = st.session_state.pop(JOB, None)
+    st.session_state.pop(INFERENCE, None)
+    st.session_state.pop(NOTE, None)
+    if job is not None:
+        job.stop()
+
+
+def inference_model(job):
+    """The session's inference copy of `job`'s network, synced to its latest published weights."""
+    from mnist_core.inference import InferenceModel
+
+    held = st.session_state.get(INFERENCE)
+    if held is None or held[0] is not job:
+        held = (job, InferenceModel(job.layers, job.settings.seed))
+        st.session_state[INFERENCE] = held
+    held[1].sync(job.state)
+    return held[1]

@@ -1,0 +1,52 @@
+"""The sidebar shared by every page: optimizer and training settings, validated."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.architecture import PRESET_LABELS, PRESETS
+from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, validate_settings
+
+SETTINGS = "settings"
+_HELP = {
+    "learning_rate": "Step size. Changes apply to a running job from the next batch.",
+    "momentum": "Changes apply to a running job from the next batch.",
+    "weight_decay": "L2 penalty on conv and dense weights, ConvNetJS-style (added once per batch). "
+    "Changes apply from the next epoch.",
+    "batch_size": "Examples per update. Changes apply to a running job from the next epoch.",
+    "epochs": "Passes over the 55,000 training images.",
+    "crops": "Random 24x24 crops whose softmax is averaged per prediction.",
+    "seed": "Seeds the initial weights, data order and crops: the same seed gives the same run.",
+}
+
+
+def sidebar_settings() -> TrainSettings | None:
+    """Draw the sidebar; return the valid settings, or None after showing each field's error."""
+    defaults = TrainSettings()
+    with st.sidebar:
+        st.subheader("Training settings")
+        name = st.selectbox("Optimizer", list(OPTIMIZERS), format_func=lambda n: OPTIMIZERS[n].label, key="optimizer")
+        raw: dict = {"optimizer": name}
+        for field, default in OPTIMIZERS[name].fields.items():
+            raw[field] = st.text_input(
+                FIELDS[field].label, f"{default:g}", key=f"{name}.{field}", help=_HELP.get(field)
+            )
+        left, right = st.columns(2)
+        raw["batch_size"] = left.number_input(
+            "Batch size", value=defaults.batch_size, step=16, key="batch_size", help=_HELP["batch_size"]
+        )
+        raw["epochs"] = right.number_input("Epochs", value=defaults.epochs, step=1, key="epochs", help=_HELP["epochs"])
+        raw["weight_decay"] = st.text_input(
+            FIELDS["weight_decay"].label, f"{defaults.weight_decay:g}", key="weight_decay", help=_HELP["weight_decay"]
+        )
+        raw["crops"] = left.number_input("Crops (k)", value=defaults.crops, step=1, key="crops", help=_HELP["crops"])
+        raw["seed"] = right.number_input("Seed", value=defaults.seed, step=1, key="seed", help=_HELP["seed"])
+        raw["preset"] = st.selectbox("Network", list(PRESETS), format_func=PRESET_LABELS.get, key="preset")
+        try:
+            settings = validate_settings(raw, PRESETS)
+        except SettingsError as exc:
+            for message in exc.errors.values():
+                st.error(message, icon=":material/error:")
+            settings = None
+    st.session_state[SETTINGS] = settings
+    return settings
