@@ -2,7 +2,10 @@
 
 import streamlit as st
 
+from ui.keras_guard import keep_keras_session
 from ui.sidebar import sidebar_settings
+
+keep_keras_session()
 
 st.set_page_config(page_title="MNIST Live", page_icon=":material/draw:", layout="wide")
 page = st.navigation([st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True)])

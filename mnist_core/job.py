@@ -13,7 +13,7 @@ import numpy as np
 
 from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_kernels
 from mnist_core.data import Mnist
-from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, TestPrediction
+from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, StreamPrediction
 from mnist_core.optimizers import build_optimizer, set_live_params
 from mnist_core.predict import CropPredictor, accuracy, cross_entropy
 from mnist_core.settings import LIVE_PER_BATCH, LIVE_PER_EPOCH, TrainSettings
@@ -24,6 +24,7 @@ STREAM_IMAGES = 8
 LOSS_WINDOW = 50  # batches in the smoothed loss and accuracy
 # Guessing uniformly costs ln(10) = 2.3; a batch loss ten times that means the weights are blowing up.
 DIVERGED_LOSS = 10 * math.log(10)
+RESET_FIELDS = ("optimizer", "preset", "seed", "averaging")  # a running job cannot take these
 
 
 @dataclass
@@ -72,8 +73,7 @@ class TrainingJob:
         """Queue the live-changeable differences from the current settings; report the rest."""
         report = ChangeReport()
         old = self.settings
-        if (new.optimizer.name, new.preset, new.seed) != (old.optimizer.name, old.preset, old.seed):
-            report.needs_reset = [n for n in ("optimizer", "preset", "seed") if _field(new, n) != _field(old, n)]
+        report.needs_reset = [n for n in RESET_FIELDS if _field(new, n) != _field(old, n)]
         live = {}
         for key, value in new.optimizer.params.items():
             if value == old.optimizer.params.get(key) or new.optimizer.name != old.optimizer.name:
@@ -99,7 +99,7 @@ class TrainingJob:
             state.set_status("starting", "Building the network")
             model = build_model(self.layers, self.settings.seed)
             self.model = model  # for inspection once the job has ended; the page uses published weights
-            optimizer = build_optimizer(self.settings.optimizer)
+            optimizer = build_optimizer(self.settings.optimizer, self.settings.averaging)
             model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             decay = keras.Variable(0.0, trainable=False, name="l2_coefficient")
             for kernel in decayed_kernels(model):
@@ -274,7 +274,7 @@ class _LiveCallback(keras.callbacks.Callback):
         top = np.argsort(-result.probabilities, axis=1)[:, :3]
         self.state.add_predictions(
             [
-                TestPrediction(
+                StreamPrediction(
                     int(i),
                     int(test.y[i]),
                     tuple(int(c) for c in t),
@@ -306,6 +306,9 @@ class _LiveCallback(keras.callbacks.Callback):
         now = time.perf_counter()
         self._train_seconds = self._train_clock(now)
         self._push(now)
+        # Evaluate (and train on from here) the averaged weights; fit would write them back at its end anyway.
+        self._keras_model.optimizer.finalize_variable_values(self._keras_model.trainable_variables)
+        self.state.publish_weights(self._keras_model.get_weights())
         data = self.job.data
         val = self.predictor.predict_center(data.validation.x)
         center = self.predictor.predict_center(data.test.x)

@@ -41,7 +41,7 @@ class EpochRecord:
 
 
 @dataclass(frozen=True)
-class TestPrediction:
+class StreamPrediction:
     index: int
     label: int
     classes: tuple[int, int, int]
@@ -72,7 +72,7 @@ class Snapshot:
     train_seconds: float = 0.0
     progress: tuple[ProgressPoint, ...] = ()
     history: tuple[EpochRecord, ...] = ()
-    recent: tuple[TestPrediction, ...] = ()
+    recent: tuple[StreamPrediction, ...] = ()
     weights_version: int = 0
 
     @property
@@ -106,7 +106,7 @@ class LiveState:
         self._stride = 1  # keep every _stride-th point once the history is full
         self._offered = 0
         self._history: list[EpochRecord] = []
-        self._recent: deque[TestPrediction] = deque(maxlen=RECENT_PREDICTIONS)
+        self._recent: deque[StreamPrediction] = deque(maxlen=RECENT_PREDICTIONS)
         self._control = _Control()
         self._weights: list | None = None
         self._started = time.monotonic()
@@ -186,7 +186,7 @@ class LiveState:
         with self._lock:
             self._history.append(record)
 
-    def add_predictions(self, predictions: list[TestPrediction]) -> None:
+    def add_predictions(self, predictions: list[StreamPrediction]) -> None:
         with self._lock:
             self._recent.extend(predictions)
 

@@ -46,23 +46,23 @@ class LiveMomentumSGD(keras.optimizers.SGD):
             self.assign_add(variable, m)
 
 
-def build_optimizer(settings: OptimizerSettings) -> keras.optimizers.Optimizer:
-    """A fresh Keras optimizer for the (already validated) settings."""
+def build_optimizer(settings: OptimizerSettings, averaging: float = 0.0) -> keras.optimizers.Optimizer:
+    """A fresh Keras optimizer for the (already validated) settings, averaging weights when averaging > 0."""
     p = settings.params
-    lr = p["learning_rate"]
     name = settings.name
+    # ema_overwrite_frequency=None: the job writes the average back after each epoch.
+    common = {"learning_rate": p["learning_rate"], "use_ema": averaging > 0, "ema_momentum": averaging or 0.99}
     if name == "adadelta":
-        return keras.optimizers.Adadelta(learning_rate=lr, rho=p["rho"], epsilon=p["epsilon"])
+        return keras.optimizers.Adadelta(rho=p["rho"], epsilon=p["epsilon"], **common)
     if name in ("sgd", "momentum", "nesterov"):
-        return LiveMomentumSGD(
-            learning_rate=lr, momentum=p.get("momentum", 0.0), nesterov=name == "nesterov", live_momentum=name != "sgd"
-        )
+        momentum = p.get("momentum", 0.0)
+        return LiveMomentumSGD(momentum=momentum, nesterov=name == "nesterov", live_momentum=name != "sgd", **common)
     if name == "adagrad":
-        return keras.optimizers.Adagrad(learning_rate=lr, epsilon=p["epsilon"])
+        return keras.optimizers.Adagrad(epsilon=p["epsilon"], **common)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=lr, rho=p["rho"], epsilon=p["epsilon"])
+        return keras.optimizers.RMSprop(rho=p["rho"], epsilon=p["epsilon"], **common)
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr, beta_1=p["beta_1"], beta_2=p["beta_2"], epsilon=p["epsilon"])
+        return keras.optimizers.Adam(beta_1=p["beta_1"], beta_2=p["beta_2"], epsilon=p["epsilon"], **common)
     raise ValueError(f"unknown optimizer {name!r}")
 
 

@@ -9,7 +9,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from mnist_core.live_state import TestPrediction
+from mnist_core.live_state import StreamPrediction
 
 _RIGHT, _WRONG, _OTHER = "#2e9e4f", "#d62728", "#9aa5b1"
 
@@ -34,13 +34,13 @@ def digit_png(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def stream_html(predictions: list[TestPrediction], images: np.ndarray) -> str:
+def stream_html(predictions: list[StreamPrediction], images: np.ndarray) -> str:
     """Cards for the given predictions; `images` is the test set they index into."""
     cards = [_card(p, images[p.index]) for p in predictions]
     return STREAM_CSS + '<div class="mnl-stream">' + "".join(cards) + "</div>"
 
 
-def _card(p: TestPrediction, image: np.ndarray) -> str:
+def _card(p: StreamPrediction, image: np.ndarray) -> str:
     src = "data:image/png;base64," + base64.b64encode(digit_png(image)).decode()
     rows = []
     for rank, (cls, prob) in enumerate(zip(p.classes, p.probabilities)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.charts import accuracy_chart, loss_chart
+from mnist_core.charts import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
 from mnist_core.export import history_csv
 from mnist_core.live_state import Snapshot
 from mnist_core.render import stream_html
@@ -120,8 +120,8 @@ def _view(snap: Snapshot) -> None:
     _status(snap)
     _tiles(snap)
     left, right = st.columns(2)
-    left.altair_chart(loss_chart(snap), width="stretch")
-    right.altair_chart(accuracy_chart(snap), width="stretch")
+    left.vega_lite_chart(loss_frame(snap), loss_spec(), width="stretch")
+    right.vega_lite_chart(accuracy_frame(snap), accuracy_spec(chart_crops(snap)), width="stretch")
     st.subheader("Test digits as the network sees them now")
     recent = list(snap.recent)[-STREAM_SHOWN:][::-1]
     if recent:

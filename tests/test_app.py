@@ -11,6 +11,25 @@ APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 pytestmark = pytest.mark.timeout(600)
 
 
+@pytest.fixture(autouse=True)
+def _navigation_pages_only(monkeypatch):
+    """Run pages through st.navigation, as the real server does.
+
+    AppTest rebuilds its PagesManager before every run, and seeing a `pages/` folder it falls back to the
+    legacy multipage mode, where a rerun executes `pages/train.py` alone, without the entrypoint and its
+    sidebar. A real server switches that mode off for good at the first `st.navigation` call.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
 def _app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
@@ -39,7 +58,7 @@ def test_train_page_renders_with_sidebar_defaults():
 def test_invalid_sidebar_input_shows_errors_and_blocks_training():
     at = _app()
     at.sidebar.text_input(key="adadelta.learning_rate").set_value("fast").run()
-    at.sidebar.number_input(key="batch_size").set_value(-3).run()
+    at.number_input(key="batch_size").set_value(-3).run()
     assert not at.exception
     errors = [e.value for e in at.sidebar.error]
     assert "Learning rate: 'fast' is not a number." in errors
@@ -47,7 +66,7 @@ def test_invalid_sidebar_input_shows_errors_and_blocks_training():
     assert any("settings in the sidebar are invalid" in e.value for e in at.main.error)
     assert _button(at, "Train").disabled
     at.sidebar.text_input(key="adadelta.learning_rate").set_value("0.5").run()
-    at.sidebar.number_input(key="batch_size").set_value(64).run()
+    at.number_input(key="batch_size").set_value(64).run()
     assert not at.error and not _button(at, "Train").disabled
 
 
@@ -69,7 +88,7 @@ def test_a_corrupt_dataset_file_is_explained_in_the_page(tmp_path, monkeypatch):
 
 def test_train_runs_to_the_end_and_shows_final_metrics():
     at = _app()
-    at.sidebar.number_input(key="epochs").set_value(1).run()
+    at.number_input(key="epochs").set_value(1).run()
     _button(at, "Train").click().run()
     assert not at.exception
     job = at.session_state["job"]
@@ -84,3 +103,15 @@ def test_train_runs_to_the_end_and_shows_final_metrics():
     assert test_acc > 90
     assert not _button(at, "Train").disabled
     assert at.get("download_button")
+
+
+def test_script_runs_leave_the_keras_session_alone(monkeypatch):
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+
+    cleared = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: cleared.append(1))
+    monkeypatch.setattr(script_runner, "_clean_problem_modules", script_runner._clean_problem_modules)
+    at = _app()
+    at.run()
+    assert cleared == []

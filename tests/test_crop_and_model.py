@@ -92,3 +92,7 @@ def test_initial_weights_are_seeded():
 def test_invalid_layer_lists_are_refused_by_row(layers, message):
     with pytest.raises(ArchitectureError, match=message):
         validate_layers(layers)
+
+
+def test_large_preset_size():
+    assert build_model(LARGE).count_params() == 162_122

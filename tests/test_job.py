@@ -104,8 +104,8 @@ def test_live_momentum_and_per_epoch_changes(tiny):
 
 def test_changes_that_need_a_reset_are_reported(tiny):
     job = TrainingJob(TrainSettings(), tiny)
-    report = job.change(TrainSettings(optimizer=default_optimizer("adam"), seed=4))
-    assert report.needs_reset == ["optimizer", "seed"]
+    report = job.change(TrainSettings(optimizer=default_optimizer("adam"), seed=4, averaging=0.0))
+    assert report.needs_reset == ["optimizer", "seed", "averaging"]
     rho = TrainSettings().optimizer.params | {"rho": 0.9}
     assert job.change(TrainSettings(optimizer=type(TrainSettings().optimizer)("adadelta", rho))).needs_reset == ["rho"]
 
@@ -120,3 +120,41 @@ def test_a_huge_learning_rate_diverges_and_restores_good_weights(tiny, name):
     assert "learning rate" in snap.message and "too high" in snap.message
     assert all(np.isfinite(w).all() for w in job.model.get_weights())
     assert all(np.isfinite(w).all() for w in job.state.weights()[1])
+
+
+def test_inference_copy_and_download_match_the_trained_model(tiny, tmp_path):
+    import keras
+
+    from mnist_core.inference import InferenceModel
+    from mnist_core.predict import CropPredictor
+
+    job = _job(tiny, epochs=1)
+    assert job.join(200)
+    copy = InferenceModel(job.layers, job.settings.seed)
+    assert copy.sync(job.state) == job.state.snapshot().weights_version
+    images = tiny.test.x[:16]
+    expected = CropPredictor(job.model).predict(images, k=4, seed=3).probabilities
+    np.testing.assert_allclose(copy.predict(images, k=4, seed=3).probabilities, expected, rtol=1e-5, atol=1e-6)
+
+    path = tmp_path / "m.keras"
+    path.write_bytes(copy.keras_bytes())
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(CropPredictor(loaded).predict(images, k=4, seed=3).probabilities, expected, rtol=1e-5)
+
+
+def test_published_weights_are_immutable_copies_refreshed_while_training(tiny):
+    from mnist_core.inference import InferenceModel
+
+    job = _job(tiny, epochs=30)
+    _wait(lambda: job.state.weights()[0] > 1)
+    version, held = job.state.weights()
+    frozen = [w.copy() for w in held]
+    copy = InferenceModel(job.layers, job.settings.seed)
+    versions = set()
+    for _ in range(15):
+        versions.add(copy.sync(job.state))
+        time.sleep(0.2)
+    job.stop()
+    job.join(60)
+    assert all(np.array_equal(a, b) for a, b in zip(held, frozen))  # training never wrote into a published copy
+    assert len(versions) >= 3 and max(versions) > version  # refreshed as training goes on

@@ -16,6 +16,8 @@ _HELP = {
     "batch_size": "Examples per update. Changes apply to a running job from the next epoch.",
     "epochs": "Passes over the 55,000 training images.",
     "crops": "Random 24x24 crops whose softmax is averaged per prediction.",
+    "averaging": "Momentum of a running average of the weights, written back after each epoch: it settles the "
+    "noise of a constant learning rate. 0 turns it off. Changing it needs Reset.",
     "seed": "Seeds the initial weights, data order and crops: the same seed gives the same run.",
 }
 
@@ -38,6 +40,9 @@ def sidebar_settings() -> TrainSettings | None:
         raw["epochs"] = right.number_input("Epochs", value=defaults.epochs, step=1, key="epochs", help=_HELP["epochs"])
         raw["weight_decay"] = st.text_input(
             FIELDS["weight_decay"].label, f"{defaults.weight_decay:g}", key="weight_decay", help=_HELP["weight_decay"]
+        )
+        raw["averaging"] = st.text_input(
+            FIELDS["averaging"].label, f"{defaults.averaging:g}", key="averaging", help=_HELP["averaging"]
         )
         raw["crops"] = left.number_input("Crops (k)", value=defaults.crops, step=1, key="crops", help=_HELP["crops"])
         raw["seed"] = right.number_input("Seed", value=defaults.seed, step=1, key="seed", help=_HELP["seed"])

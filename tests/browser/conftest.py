@@ -99,6 +99,6 @@ def page(browser, server_url):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(server_url)
-    page.get_by_role("button", name="Train").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
     yield page
     context.close()

@@ -30,7 +30,7 @@ def _wait_until(predicate, timeout=120.0):
 
 def test_train_pause_resume_and_watch_it_learn(page):
     page.screenshot(path=SCREENSHOTS / "train_before.png", full_page=True)
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     _wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10 and _examples(page) > 0)
     first = _examples(page)
     _wait_until(lambda: _examples(page) > first + 5000)  # tiles redraw while it trains
@@ -40,15 +40,15 @@ def test_train_pause_resume_and_watch_it_learn(page):
     _wait_until(lambda: page.locator(".mnl-card").count() > 5)  # the test-digit stream
     assert page.get_by_text(re.compile(r"Training · epoch \d of 4")).is_visible()
 
-    page.get_by_role("button", name="Pause").click()
-    page.get_by_role("button", name="Resume").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)
     time.sleep(1.5)  # let the batch in flight and the next redraw land
     paused_at = _examples(page)
     time.sleep(2.5)
     assert _examples(page) == paused_at
     assert page.get_by_text(re.compile(r"Paused · epoch")).is_visible()
 
-    page.get_by_role("button", name="Resume").click()
+    page.get_by_role("button", name="Resume", exact=True).click()
     _wait_until(lambda: _examples(page) > paused_at + 2000)
 
     # After the first epoch the validation and k-crop test accuracies appear.
@@ -57,18 +57,18 @@ def test_train_pause_resume_and_watch_it_learn(page):
     time.sleep(2)
     page.screenshot(path=SCREENSHOTS / "train_mid_training.png", full_page=True)
 
-    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Stop", exact=True).click()
     _wait_until(lambda: page.get_by_text(re.compile(r"Stopped · epoch")).is_visible(), timeout=60)
-    assert page.get_by_role("button", name="Train").is_enabled()
+    assert page.get_by_role("button", name="Train", exact=True).is_enabled()
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "train_stopped.png", full_page=True)
 
 
 def test_a_bad_setting_is_explained_not_a_traceback(page):
-    field = page.get_by_label("Learning rate")
+    field = page.locator('input[aria-label="Learning rate"]')
     field.fill("ten")
     field.press("Enter")
     page.get_by_text("Learning rate: 'ten' is not a number.").wait_for(timeout=30_000)
-    assert page.get_by_role("button", name="Train").is_disabled()
+    assert page.get_by_role("button", name="Train", exact=True).is_disabled()
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "train_bad_setting.png", full_page=True)
