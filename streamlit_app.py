@@ -8,6 +8,11 @@ from ui.sidebar import sidebar_settings
 keep_keras_session()
 
 st.set_page_config(page_title="MNIST Live", page_icon=":material/draw:", layout="wide")
-page = st.navigation([st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True)])
+page = st.navigation(
+    [
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
+        st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+    ]
+)
 sidebar_settings()
 page.run()

@@ -99,3 +99,38 @@ def _chart(
     base = alt.Chart(frame).encode(x=x, y=y, color=color, tooltip=tooltip)
     dots = base.mark_point(filled=True, size=45).transform_filter(alt.FieldOneOfPredicate("series", list(marked)))
     return (base.mark_line(interpolate="monotone") + dots).properties(title=title, height=HEIGHT)
+
+
+def probability_frame(probabilities) -> pd.DataFrame:
+    """One row per class with its averaged probability; the winner flagged for highlighting."""
+    winner = int(max(range(10), key=lambda c: probabilities[c]))
+    return pd.DataFrame(
+        {
+            "digit": [str(c) for c in range(10)],
+            "probability": [float(p) for p in probabilities],
+            "pick": ["prediction" if c == winner else "other" for c in range(10)],
+        }
+    )
+
+
+@cache
+def probability_spec(crops: int) -> dict:
+    """Vega-Lite spec (no data) of the averaged class probabilities as bars, the winner highlighted."""
+    colour = alt.Color(
+        "pick:N", scale=alt.Scale(domain=["prediction", "other"], range=["#2e9e4f", "#9aa5b1"]), legend=None
+    )
+    chart = (
+        alt.Chart(pd.DataFrame())
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:N", title="digit", sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("probability:Q", title=f"average of {crops} crops", scale=alt.Scale(domain=[0, 1])),
+            color=colour,
+            tooltip=[alt.Tooltip("digit:N"), alt.Tooltip("probability:Q", format=".1%")],
+        )
+        .properties(height=200)
+    )
+    spec = chart.to_dict()
+    spec.pop("data", None)
+    spec.pop("datasets", None)
+    return spec

@@ -1,4 +1,4 @@
-"""A session's inference copy of a training job's network: consistent weights, safe from other threads."""
+"""A network to answer predictions outside its training thread: consistent weights, one caller at a time."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from mnist_core.architecture import LayerSpec, build_model
@@ -14,13 +15,21 @@ from mnist_core.predict import CropPrediction, CropPredictor
 
 
 class InferenceModel:
-    """Its own Keras model, refreshed from the weights a job publishes (never a half-updated model)."""
+    """Its own Keras model; refreshed from a job's published weights (never a half-updated model)."""
 
-    def __init__(self, layers: list[LayerSpec], seed: int = 0):
+    def __init__(self, model: keras.Model):
         self._lock = threading.Lock()
-        self._model = build_model(layers, seed)
-        self._predictor = CropPredictor(self._model)
+        self._model = model
+        self._predictor = CropPredictor(model)
         self._version = -1
+
+    @classmethod
+    def for_layers(cls, layers: list[LayerSpec], seed: int = 0) -> InferenceModel:
+        return cls(build_model(layers, seed))
+
+    @property
+    def weight_count(self) -> int:
+        return int(self._model.count_params())
 
     def sync(self, state: LiveState) -> int:
         """Take the job's latest published weights if newer; return their version."""

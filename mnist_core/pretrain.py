@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from mnist_core.architecture import PRESETS
@@ -35,20 +36,20 @@ def main(argv: list[str] | None = None) -> dict:
     snap = job.state.snapshot()
     if snap.status != "finished":
         raise SystemExit(f"training ended with status {snap.status}: {snap.message}")
-    model = InferenceModel(job.layers, settings.seed)
+    model = InferenceModel.for_layers(job.layers, settings.seed)
     model.sync(job.state)
     ASSETS.mkdir(exist_ok=True)
     MODEL_PATH.write_bytes(model.keras_bytes())
     last = snap.history[-1]
     info = {
-        "command": "python -m mnist_core.pretrain " + " ".join(argv or []),
+        "command": " ".join(["python -m mnist_core.pretrain", *(sys.argv[1:] if argv is None else argv)]),
         "settings": settings.to_dict(),
         "test_accuracy_center": last.test_accuracy_center,
         "test_accuracy_crops": last.test_accuracy_crops,
         "crops": last.crops,
         "validation_accuracy": last.validation_accuracy,
         "train_seconds": round(last.train_seconds, 1),
-        "weights": int(sum(w.size for w in model._model.get_weights())),
+        "weights": model.weight_count,
     }
     INFO_PATH.write_text(json.dumps(info, indent=2) + "\n")
     print(json.dumps(info, indent=2))

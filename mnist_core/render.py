@@ -56,3 +56,18 @@ def _card(p: StreamPrediction, image: np.ndarray) -> str:
     return (
         f'<div class="mnl-card" title="{title}"><img alt="{title}" src="{src}"><div class="mnl-bars">{bars}</div></div>'
     )
+
+
+def enlarge(image: np.ndarray, scale: int = 8, grid: bool = False) -> np.ndarray:
+    """Nearest-neighbour enlargement of a 2-D image (uint8, or float in [0, 1]), optionally with pixel gridlines."""
+    pixels = np.asarray(image)
+    if pixels.dtype != np.uint8:
+        pixels = (np.clip(pixels, 0, 1) * 255).round().astype(np.uint8)
+    big = np.asarray(
+        Image.fromarray(pixels, mode="L").resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
+    )
+    if not grid:
+        return big
+    rgb = np.repeat(big[..., None], 3, axis=2)
+    rgb[::scale, :] = rgb[:, ::scale] = (70, 70, 90)  # gridlines a shade off black, visible on the background
+    return rgb

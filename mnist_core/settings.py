@@ -84,7 +84,7 @@ class TrainSettings:
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     batch_size: int = 128
     weight_decay: float = 0.001
-    epochs: int = 4
+    epochs: int = 6
     crops: int = 4
     preset: str = "convnetjs"
     seed: int = 0

@@ -9,8 +9,11 @@ from mnist_core.export import history_csv
 from mnist_core.live_state import Snapshot
 from mnist_core.render import stream_html
 from mnist_core.settings import FIELDS
+from ui.entry import through_entrypoint
 from ui.session import NOTE, current_job, dataset, inference_model, start_job, stop_job
 from ui.sidebar import SETTINGS
+
+through_entrypoint()
 
 STREAM_SHOWN = 30
 _NAMES = {**{k: v.label.lower() for k, v in FIELDS.items()}, "optimizer": "optimizer", "preset": "network"}

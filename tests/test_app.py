@@ -13,11 +13,12 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture(autouse=True)
 def _navigation_pages_only(monkeypatch):
-    """Run pages through st.navigation, as the real server does.
+    """Run pages through st.navigation from the first pass, as a warmed-up real server does.
 
-    AppTest rebuilds its PagesManager before every run, and seeing a `pages/` folder it falls back to the
-    legacy multipage mode, where a rerun executes `pages/train.py` alone, without the entrypoint and its
-    sidebar. A real server switches that mode off for good at the first `st.navigation` call.
+    AppTest rebuilds its PagesManager before every run and, seeing a `pages/` folder, starts each run in
+    the legacy multipage mode. The pages then rerun through the entrypoint (ui.entry), but that first
+    pass consumes a button click, so clicks would be lost. A real server leaves the legacy mode for good
+    at the first st.navigation call.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
@@ -115,3 +116,45 @@ def test_script_runs_leave_the_keras_session_alone(monkeypatch):
     at = _app()
     at.run()
     assert cleared == []
+
+
+def _draw_page() -> AppTest:
+    at = _app()
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_draw_page_renders_before_any_training_and_prompts():
+    at = _draw_page()
+    assert at.title[0].value == "Draw a digit"
+    assert any("Draw a digit on the canvas" in i.value for i in at.info)
+    assert at.segmented_control(key="draw_source").value == "Draw"
+    assert at.sidebar.selectbox(key="optimizer").value == "adadelta"  # the shared sidebar is there
+
+
+def test_random_test_digit_is_answered_by_the_pretrained_network(mnist):
+    from mnist_core.preprocess import preprocess
+    from mnist_core.pretrained import load_pretrained
+
+    at = _draw_page()
+    at.segmented_control(key="draw_source").set_value("Random test digit").run()
+    assert not at.exception, at.exception
+    assert any("The bundled pretrained network" in m.value for m in at.markdown)
+    index = at.session_state["draw_test_index"]
+    final = preprocess(mnist.test.x[index]).final
+    expected = load_pretrained().model.predict(final, k=4, seed=0).labels[0]
+    big = next(h.proto.body for h in at.get("html") if "confident" in h.proto.body)
+    assert f">{expected}</span>" in big
+    assert any("The 4 crops and their votes" in m.value for m in at.markdown)
+    assert any(m.value == f"True label: **{mnist.test.y[index]}**" for m in at.markdown)
+
+
+def test_a_bad_upload_shows_an_error_and_the_page_keeps_working():
+    at = _draw_page()
+    at.segmented_control(key="draw_source").set_value("Upload an image").run()
+    at.file_uploader[0].upload("digit.png", b"this is a text file, not a PNG", "image/png").run()
+    assert not at.exception, at.exception
+    assert any("digit.png" in e.value and "could not be used" in e.value for e in at.error)
+    at.segmented_control(key="draw_source").set_value("Random test digit").run()
+    assert not at.exception and any("confident" in h.proto.body for h in at.get("html"))

@@ -130,7 +130,7 @@ def test_inference_copy_and_download_match_the_trained_model(tiny, tmp_path):
 
     job = _job(tiny, epochs=1)
     assert job.join(200)
-    copy = InferenceModel(job.layers, job.settings.seed)
+    copy = InferenceModel.for_layers(job.layers, job.settings.seed)
     assert copy.sync(job.state) == job.state.snapshot().weights_version
     images = tiny.test.x[:16]
     expected = CropPredictor(job.model).predict(images, k=4, seed=3).probabilities
@@ -149,7 +149,7 @@ def test_published_weights_are_immutable_copies_refreshed_while_training(tiny):
     _wait(lambda: job.state.weights()[0] > 1)
     version, held = job.state.weights()
     frozen = [w.copy() for w in held]
-    copy = InferenceModel(job.layers, job.settings.seed)
+    copy = InferenceModel.for_layers(job.layers, job.settings.seed)
     versions = set()
     for _ in range(15):
         versions.add(copy.sync(job.state))

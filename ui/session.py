@@ -58,7 +58,7 @@ def inference_model(job):
 
     held = st.session_state.get(INFERENCE)
     if held is None or held[0] is not job:
-        held = (job, InferenceModel(job.layers, job.settings.seed))
+        held = (job, InferenceModel.for_layers(job.layers, job.settings.seed))
         st.session_state[INFERENCE] = held
     held[1].sync(job.state)
     return held[1]

@@ -38,7 +38,7 @@ def test_train_pause_resume_and_watch_it_learn(page):
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     assert charts.count() == 2
     _wait_until(lambda: page.locator(".mnl-card").count() > 5)  # the test-digit stream
-    assert page.get_by_text(re.compile(r"Training · epoch \d of 4")).is_visible()
+    assert page.get_by_text(re.compile(r"Training · epoch \d of 6")).is_visible()
 
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)

@@ -1,0 +1,144 @@
+"""The Draw page: write a digit (or upload one), see the MNIST-style input, every crop's vote and the answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.charts import probability_frame, probability_spec
+from mnist_core.images import ACCEPTED_EXTENSIONS, ImageError, decode_image_with_notes
+from mnist_core.preprocess import BlankImageError, TooLittleInkError, preprocess
+from mnist_core.render import enlarge
+from mnist_core.settings import TrainSettings
+from ui.entry import through_entrypoint
+from ui.models import answerer
+from ui.session import dataset
+from ui.sidebar import SETTINGS
+
+through_entrypoint()
+
+SOURCES = ("Draw", "Upload an image", "Random test digit")
+CANVAS = 280
+
+st.title("Draw a digit")
+st.caption(
+    "Write a digit with the mouse or a finger. It is turned into a 28x28 input the way MNIST digits were made "
+    "(cut to its ink, fitted into 20x20, centred by its centre of mass); the network then reads k 24x24 crops "
+    "of it and averages their votes."
+)
+settings = st.session_state.get(SETTINGS) or TrainSettings()
+data = dataset()
+
+
+def _drawn() -> np.ndarray | None:
+    from streamlit_drawable_canvas import st_canvas  # registers a component: import only inside the app
+
+    width = st.slider("Stroke width", 6, 40, 18, key="draw_stroke")
+    result = st_canvas(
+        stroke_width=width, stroke_color="#FFFFFF", background_color="#000000", width=CANVAS, height=CANVAS,
+        drawing_mode="freedraw", return_image_data=True, key="draw_canvas",
+    )  # fmt: skip
+    st.caption("Undo, redo and clear are in the canvas toolbar. The answer updates when a stroke ends.")
+    return result.image_data
+
+
+def _uploaded() -> np.ndarray | None:
+    upload = st.file_uploader("An image of one digit (a photo of paper works)", type=list(ACCEPTED_EXTENSIONS))
+    if upload is None:
+        return None
+    try:
+        image, notes = decode_image_with_notes(upload.getvalue())
+    except ImageError as exc:
+        st.error(f"**{upload.name}** could not be used: {exc}", icon=":material/broken_image:")
+        return None
+    for note in notes:
+        st.info(note, icon=":material/info:")
+    st.image(image, caption=upload.name, width=CANVAS)
+    return image
+
+
+def _test_digit() -> np.ndarray | None:
+    if data is None:
+        return None
+    if st.button("Another random test digit", icon=":material/casino:") or "draw_test_index" not in st.session_state:
+        st.session_state["draw_test_index"] = int(np.random.default_rng().integers(len(data.test)))
+    index = st.session_state["draw_test_index"]
+    st.image(enlarge(data.test.x[index], 10), caption=f"MNIST test image #{index}", width=CANVAS)
+    st.markdown(f"True label: **{data.test.y[index]}**")
+    return np.asarray(data.test.x[index])
+
+
+def _stages(stages) -> None:
+    st.markdown("**What the network gets**")
+    cols = st.columns(4)
+    cols[0].image(enlarge(stages.grey, 1), caption="ink", width=84)
+    cols[1].image(enlarge(stages.cropped, 1), caption="cut to the ink", width=84)
+    cols[2].image(enlarge(stages.scaled, 4), caption="fitted to 20x20", width=84)
+    cols[3].image(enlarge(stages.final, 3), caption="centred in 28x28", width=84)
+    st.image(enlarge(stages.final, 8, grid=True), caption="the 28x28 input, pixel by pixel", width=224)
+
+
+def _answer(image: np.ndarray) -> None:
+    try:
+        stages = preprocess(image)
+    except BlankImageError:
+        st.info(
+            "Draw a digit on the canvas (or pick another input) to see what the network reads.", icon=":material/edit:"
+        )
+        return
+    except TooLittleInkError as exc:
+        st.warning(str(exc), icon=":material/warning:")
+        return
+    who = answerer()
+    grid = st.session_state.get("draw_offsets", "random") == "fixed grid"
+    result = who.model.predict(stages.final, k=settings.crops, seed=st.session_state.get("draw_seed", 0), grid=grid)
+    probs = result.probabilities[0]
+    digit = int(probs.argmax())
+    st.html(
+        f'<div style="display:flex;align-items:baseline;gap:16px"><span style="font-size:96px;font-weight:700;'
+        f'line-height:1">{digit}</span><span style="font-size:22px">{probs[digit]:.0%} confident</span></div>'
+    )
+    st.markdown(f"Answered by {who.description}")
+    st.vega_lite_chart(probability_frame(probs), probability_spec(settings.crops), width="stretch")
+    _crop_votes(stages.final, result)
+    _stages(stages)
+
+
+def _crop_votes(final: np.ndarray, result) -> None:
+    votes = result.per_crop[0].argmax(axis=1)
+    st.markdown(f"**The {len(votes)} crops and their votes**")
+    cols = st.columns(min(len(votes), 8))
+    for i, (offset, crop_probs) in enumerate(zip(result.offsets[0], result.per_crop[0])):
+        r, c = (int(v) for v in offset)
+        vote = int(crop_probs.argmax())
+        cols[i % len(cols)].image(
+            enlarge(final[r : r + 24, c : c + 24], 3), caption=f"{vote} · {crop_probs[vote]:.0%}", width=72
+        )
+    if len(set(votes.tolist())) > 1:
+        counts = ", ".join(f"{n} say {d}" for d, n in zip(*np.unique(votes, return_counts=True)))
+        st.warning(f"The crops disagree ({counts}); the average decides.", icon=":material/call_split:")
+
+
+left, right = st.columns([1, 1.4], gap="large")
+with left:
+    source = st.segmented_control("Input", SOURCES, default=SOURCES[0], key="draw_source") or SOURCES[0]
+    image = {SOURCES[0]: _drawn, SOURCES[1]: _uploaded, SOURCES[2]: _test_digit}[source]()
+    mode, reroll = st.columns([2, 1])
+    mode.radio("Crops", ["random", "fixed grid"], horizontal=True, key="draw_offsets")
+    if reroll.button("New crops", help="Draw new random crop positions."):
+        st.session_state["draw_seed"] = st.session_state.get("draw_seed", 0) + 1
+
+with right:
+    training = answerer().training if image is not None else False
+
+    @st.fragment(run_every=3.0 if training else None)
+    def _live_answer() -> None:
+        if image is None:
+            st.info(
+                "Draw a digit on the canvas (or pick another input) to see what the network reads.",
+                icon=":material/edit:",
+            )
+        else:
+            _answer(image)
+
+    _live_answer()

@@ -1,0 +1,46 @@
+"""Which network answers predictions: the session's own when it has one, else the bundled pretrained one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from ui.session import current_job, inference_model
+
+
+@dataclass(frozen=True)
+class Answerer:
+    model: object  # mnist_core.inference.InferenceModel
+    description: str
+    own: bool  # the session's own network (it may still be training)
+    training: bool
+
+
+@st.cache_resource(show_spinner="Loading the pretrained network…")
+def _pretrained():
+    from mnist_core.pretrained import load_pretrained
+
+    return load_pretrained()
+
+
+def answerer() -> Answerer:
+    """The network to predict with now, and a sentence saying which it is and how good it is."""
+    job = current_job()
+    snap = job.state.snapshot() if job is not None else None
+    if snap is not None and snap.weights_version > 0:
+        last = snap.last_epoch
+        quality = (
+            f"test accuracy {last.test_accuracy_crops:.2%} with {last.crops} crops after epoch {last.epoch}"
+            if last
+            else "not evaluated yet: its first epoch is under way"
+        )
+        state = "training now" if not snap.final else snap.status
+        text = f"**Your network** ({state}, {snap.examples_seen:,} examples seen; {quality})."
+        return Answerer(inference_model(job), text, own=True, training=not snap.final)
+    pre = _pretrained()
+    text = (
+        f"**The bundled pretrained network** (the ConvNetJS net, {pre.weights:,} weights; test accuracy "
+        f"{pre.test_accuracy_crops:.2%} with {pre.crops} crops). Press **Train** to use your own."
+    )
+    return Answerer(pre.model, text, own=False, training=False)
