@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -36,47 +37,45 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server_url():
-    port = _free_port()
+@contextlib.contextmanager
+def running_server(log_name: str = "server.log"):
+    """A `streamlit run` of the app on a free loopback port; yields its URL."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    log = open(SCREENSHOTS / "server.log", "w")  # noqa: SIM115 - held open for the server's lifetime
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(REPO / "streamlit_app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=os.environ.copy(),
-    )
-    url = f"http://127.0.0.1:{port}"
+    port = _free_port()
+    with open(SCREENSHOTS / log_name, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1"],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, process)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # a job's TensorFlow threads can hold up interpreter exit
+                process.kill()
+                process.wait(timeout=20)
+
+
+def _wait_healthy(url: str, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
+                return
         except OSError:
             time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("streamlit server did not start; see tests/screenshots/server.log")
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    pytest.fail("streamlit server did not start; see tests/screenshots/*.log")
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    with running_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,15 @@ def test_train_pause_resume_and_watch_it_learn(page):
     page.get_by_role("button", name="Resume", exact=True).click()
     _wait_until(lambda: _examples(page) > paused_at + 2000)
 
+    # Another page meanwhile: training goes on, and the Draw page answers with this network.
+    before_leaving = _examples(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Draw", exact=True).click()
+    page.get_by_role("button", name="Random test digit").or_(page.get_by_text("Random test digit")).first.click()
+    page.get_by_text("Your network (training now").wait_for(timeout=60_000)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
+    _wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10)
+    assert _examples(page) > before_leaving
+
     # After the first epoch the validation and k-crop test accuracies appear.
     _wait_until(lambda: _metric(page, "Test accuracy (4 crops)") != "–", timeout=240)
     assert float(_metric(page, "Test accuracy (4 crops)").rstrip("%")) > 90
