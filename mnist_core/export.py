@@ -15,12 +15,10 @@ def history_frame(snap: Snapshot) -> pd.DataFrame:
     epochs = pd.DataFrame([asdict(r) for r in snap.history])
     if not epochs.empty:
         epochs = epochs.rename(columns={"train_loss": "epoch_train_loss", "train_accuracy": "epoch_train_accuracy"})
-    frame = (
-        pd.concat([f for f in (progress, epochs) if not f.empty], ignore_index=True)
-        if len(progress) + len(epochs)
-        else pd.DataFrame()
-    )
-    return frame.sort_values("examples_seen", kind="stable").reset_index(drop=True) if not frame.empty else frame
+    frames = [f for f in (progress, epochs) if not f.empty]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).sort_values("examples_seen", kind="stable").reset_index(drop=True)
 
 
 def history_csv(snap: Snapshot) -> str:

@@ -76,9 +76,12 @@ class TrainingJob:
         report.needs_reset = [n for n in RESET_FIELDS if _field(new, n) != _field(old, n)]
         live = {}
         for key, value in new.optimizer.params.items():
-            if value == old.optimizer.params.get(key) or new.optimizer.name != old.optimizer.name:
+            if new.optimizer.name != old.optimizer.name or value == old.optimizer.params.get(key):
                 continue
-            (live.__setitem__(key, value) if key in LIVE_PER_BATCH else report.needs_reset.append(key))
+            if key in LIVE_PER_BATCH:
+                live[key] = value
+            else:
+                report.needs_reset.append(key)
         for key in (*LIVE_PER_EPOCH, "epochs", "crops"):
             if getattr(new, key) != getattr(old, key):
                 live[key] = getattr(new, key)

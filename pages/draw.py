@@ -19,6 +19,7 @@ through_entrypoint()
 
 SOURCES = ("Draw", "Upload an image", "Random test digit")
 CANVAS = 280
+PROMPT = "Draw a digit on the canvas (or pick another input) to see what the network reads."
 
 st.title("Draw a digit")
 st.caption(
@@ -82,9 +83,10 @@ def _answer(image: np.ndarray) -> None:
     try:
         stages = preprocess(image)
     except BlankImageError:
-        st.info(
-            "Draw a digit on the canvas (or pick another input) to see what the network reads.", icon=":material/edit:"
-        )
+        if source == SOURCES[0]:
+            st.info(PROMPT, icon=":material/edit:")
+        else:
+            st.warning("This image has no ink: there is no digit to read in it.", icon=":material/warning:")
         return
     except TooLittleInkError as exc:
         st.warning(str(exc), icon=":material/warning:")
@@ -134,10 +136,7 @@ with right:
     @st.fragment(run_every=3.0 if training else None)
     def _live_answer() -> None:
         if image is None:
-            st.info(
-                "Draw a digit on the canvas (or pick another input) to see what the network reads.",
-                icon=":material/edit:",
-            )
+            st.info(PROMPT, icon=":material/edit:")
         else:
             _answer(image)
 

@@ -158,3 +158,48 @@ def test_a_bad_upload_shows_an_error_and_the_page_keeps_working():
     assert any("digit.png" in e.value and "could not be used" in e.value for e in at.error)
     at.segmented_control(key="draw_source").set_value("Random test digit").run()
     assert not at.exception and any("confident" in h.proto.body for h in at.get("html"))
+
+
+def _png(array) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("pixels", "message"),
+    [
+        ("blank", "This image has no ink"),
+        ("dot", "too little ink to be a digit"),
+    ],
+)
+def test_uploads_without_a_digit_are_explained(pixels, message):
+    import numpy as np
+
+    image = np.zeros((200, 200), np.uint8)
+    if pixels == "dot":
+        image[100:102, 100:102] = 255
+    at = _draw_page()
+    at.segmented_control(key="draw_source").set_value("Upload an image").run()
+    at.file_uploader[0].upload(f"{pixels}.png", _png(image), "image/png").run()
+    assert not at.exception, at.exception
+    assert any(message in w.value for w in at.warning)
+
+
+def test_a_bad_upload_leaves_a_running_training_job_alone():
+    at = _app()
+    at.number_input(key="epochs").set_value(1).run()
+    _button(at, "Train").click().run()
+    job = at.session_state["job"]
+    at.switch_page("pages/draw.py").run()
+    at.segmented_control(key="draw_source").set_value("Upload an image").run()
+    at.file_uploader[0].upload("broken.png", b"\\x89PNG\\r\\n\\x1a\\n" + b"\\x00" * 64, "image/png").run()
+    assert not at.exception, at.exception
+    assert any("could not be used" in e.value for e in at.error)
+    assert job is at.session_state["job"]
+    assert job.join(timeout=300)
+    assert job.state.snapshot().status == "finished"
