@@ -1,0 +1,199 @@
+"""The optimizer race on small slices of real MNIST: validation, fairness, divergence, lifecycle, results."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from mnist_core.race import (
+    Contestant,
+    Race,
+    contestant_rows,
+    default_contestants,
+    summary_text,
+    validate_contestants,
+)
+from mnist_core.settings import OptimizerSettings, default_optimizer
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _wait(predicate, timeout=120.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+def _adam(name, batch_size=50, **params):
+    settings = default_optimizer("adam")
+    return Contestant(name, OptimizerSettings("adam", {**settings.params, **params}), batch_size, 0.001)
+
+
+def _sgd(name, learning_rate, batch_size=50):
+    return Contestant(name, OptimizerSettings("sgd", {"learning_rate": learning_rate}), batch_size, 0.001)
+
+
+def _run(race):
+    race.start()
+    assert race.join(timeout=240)
+    return race.state.snapshot()
+
+
+# --- validation ---
+
+
+def test_table_rows_validate_and_name_the_bad_field():
+    rows = contestant_rows(default_contestants())
+    rows[0]["learning_rate"] = "fast"
+    rows[1]["momentum"] = "1.5"
+    rows[2]["name"] = rows[3]["name"]
+    rows[4]["name"] = float("nan")
+    rows[5]["optimizer"] = "lion"
+    rows[6]["batch_size"] = "64"  # strings are fine
+    rows[6]["beta_1"] = float("nan")  # Adadelta has no beta_1: ignored
+    contestants, errors = validate_contestants(rows)
+    assert sorted(errors) == [0, 1, 3, 4, 5]  # the duplicate is the second use of the name
+    assert "Learning rate" in errors[0] and "'fast'" in errors[0]
+    assert "Momentum" in errors[1] and "out of range" in errors[1]
+    assert "unique" in errors[3] and "Name" in errors[4] and "lion" in errors[5]
+    assert [c.name for c in contestants] == ["Adagrad", "Adadelta"]  # row 2 took row 3's name
+    assert contestants[1].batch_size == 64 and contestants[1].optimizer.params["learning_rate"] == 1.0
+    assert validate_contestants([]) == ([], {})
+
+
+def test_default_line_up():
+    contestants = default_contestants()
+    assert [c.optimizer.name for c in contestants] == [
+        "sgd",
+        "momentum",
+        "nesterov",
+        "adagrad",
+        "rmsprop",
+        "adam",
+        "adadelta",
+    ]
+    assert {(c.batch_size, c.weight_decay) for c in contestants} == {(128, 0.001)}
+    assert contestants[-1].learning_rate == 1.0
+    assert validate_contestants(contestant_rows(contestants)) == (contestants, {})
+
+
+# --- fairness ---
+
+
+def test_contestants_start_equal_and_see_the_same_batches_and_crops(tiny):
+    race = Race([_adam("a"), _sgd("b", 0.01), _adam("c", beta_1=0.5)], tiny, budget_examples=500)
+    race.prepare()
+    first, *others = [r.model for r in race.runners]
+    for model in others:
+        assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), model.get_weights()))
+    assert race.order(0, 50).tolist() == race.order(0, 50).tolist()  # one order, whoever asks
+    assert sorted(race.order(0, len(tiny.train))) == list(range(len(tiny.train)))
+    assert not np.array_equal(race.order(0, 2000), race.order(2000, 4000))  # a new permutation per pass
+    batch = tiny.train.x[race.order(0, 50)]
+    crops = [np.asarray(m.get_layer("random_crop")(batch, training=True)) for m in [first, *others]]
+    assert all(np.array_equal(crops[0], c) for c in crops[1:])
+    assert not np.array_equal(crops[0], np.asarray(first.get_layer("random_crop")(batch, training=False)))
+
+
+def test_chunks_end_on_whole_batches():
+    race = Race.__new__(Race)
+    race.budget_examples = 1000
+    contestant = _adam("a", batch_size=128)
+    assert race.chunk_end(contestant, 0, 300) == 384
+    assert race.chunk_end(contestant, 384, 600) == 640
+    assert race.chunk_end(contestant, 896, 1000) == 1000  # the last batch is partial
+
+
+def test_identical_contestants_race_identically_and_runs_repeat(tiny):
+    def race():
+        return Race([_adam("a"), _adam("twin"), _sgd("b", 0.05)], tiny, budget_examples=600, eval_every_examples=300)
+
+    first, second = race(), race()
+    snap = _run(first)
+    assert snap.status == "finished", snap.message
+    a, twin, b = (snap.points[n] for n in ("a", "twin", "b"))
+    assert [p.examples_seen for p in a] == [0, 300, 600]
+    assert [(p.loss, p.validation_accuracy, p.test_accuracy) for p in a] == [
+        (p.loss, p.validation_accuracy, p.test_accuracy) for p in twin
+    ]
+    assert a[1].loss != b[1].loss  # only the optimizer differs, and it shows
+    states = [r.model.get_layer("random_crop").seed_generator.state.numpy().tolist() for r in first.runners]
+    assert states[0] == states[1] == states[2] and states[0][1] == 12  # 12 batches of 50: one draw each
+    again = _run(second)
+    assert again.points["a"][1].loss == pytest.approx(a[1].loss, rel=1e-5)
+    assert again.points["b"][1].loss == pytest.approx(b[1].loss, rel=1e-5)
+
+
+# --- divergence, lifecycle, results ---
+
+
+def test_a_diverging_contestant_stops_alone(tiny):
+    race = Race([_sgd("hot", 10.0), _adam("calm")], tiny, budget_examples=1000, eval_every_examples=500)
+    snap = _run(race)
+    assert snap.status == "finished", snap.message
+    assert snap.statuses == {"hot": "diverged", "calm": "finished"}
+    hot, calm = race.results()
+    assert hot.status == "diverged" and 0 < hot.diverged_at < 1000
+    assert snap.points["hot"][-1].examples_seen == hot.diverged_at
+    assert calm.status == "finished" and snap.points["calm"][-1].examples_seen == 1000
+    assert calm.diverged_at is None and calm.final_loss < 2.3
+    text = summary_text(race.results())
+    assert f"hot diverged after {hot.diverged_at:,} examples at learning rate 10" in text
+
+
+def test_pause_resume_stop(tiny):
+    race = Race([_adam("a"), _sgd("b", 0.05)], tiny, budget_examples=200_000, eval_every_examples=400)
+    race.start()
+    _wait(lambda: race.runners and race.runners[0].examples > 200)
+    race.pause()
+    time.sleep(0.5)  # let the batch in flight finish
+    seen = [r.examples for r in race.runners]
+    time.sleep(1.0)
+    assert race.state.snapshot().status == "paused" and [r.examples for r in race.runners] == seen
+    race.resume()
+    _wait(lambda: sum(r.examples for r in race.runners) > sum(seen) + 200)
+    assert race.state.snapshot().status == "running"
+    race.stop()
+    assert race.join(timeout=60)
+    snap = race.state.snapshot()
+    assert snap.status == "stopped" and set(snap.statuses.values()) == {"stopped"}
+    assert all(r.status == "stopped" and r.validation_accuracy is not None for r in race.results())
+    assert "Stopped before the end of the budget: a, b." in summary_text(race.results())
+
+
+def test_results_and_summary_carry_the_numbers(tiny):
+    race = Race([_adam("adam"), _sgd("sgd", 0.01)], tiny, budget_examples=2000, eval_every_examples=1000)
+    snap = _run(race)
+    adam, sgd = race.results()
+    last = snap.points["adam"][-1]
+    assert (adam.final_loss, adam.validation_accuracy, adam.test_accuracy) == (
+        last.loss,
+        last.validation_accuracy,
+        last.test_accuracy,
+    )
+    assert adam.train_seconds == last.train_seconds > 0 and math.isfinite(adam.final_loss)
+    assert adam.test_accuracy > sgd.test_accuracy  # Adam at 1e-3 beats plain SGD at 1e-2 over 2,000 examples
+    for result in (adam, sgd):
+        reached = [p.examples_seen for p in snap.points[result.name] if p.validation_accuracy >= 0.97]
+        assert result.examples_to_97 == (reached[0] if reached else None)
+    text = summary_text([adam, sgd])
+    assert f"Best final test accuracy: adam, {adam.test_accuracy:.2%}" in text
+    assert f"Lowest: sgd, {sgd.test_accuracy:.2%}" in text
+    assert "No contestant reached 97%" in text or "reached 9" in text
+
+
+def test_summary_names_who_reached_98_first():
+    def result(name, to_97, to_98, test):
+        from mnist_core.race import ContestantResult
+
+        return ContestantResult(name, "Adam", 0.001, 128, 0.1, 0.98, test, to_97, to_98, 10.0, "finished", None)
+
+    text = summary_text(
+        [result("x", 5000, 20000, 0.981), result("y", 4000, 15000, 0.985), result("z", 9000, None, 0.9)]
+    )
+    assert text.startswith("y reached 98% validation accuracy first, after 15,000 examples; 1 other got there too.")
+    assert "Best final test accuracy: y, 98.50%" in text and "Lowest: z, 90.00%" in text
