@@ -14,7 +14,7 @@ import pandas as pd
 
 from mnist_core.live_state import Snapshot
 
-HEIGHT = 260
+HEIGHT = 320
 MAX_DRAWN_POINTS = 300  # per live series: enough for a smooth line, cheap to redraw each second
 LOSS_SERIES = ("training loss (smoothed)", "L2 decay loss", "validation loss")
 _LOSS_FIELDS = {"loss": LOSS_SERIES[0], "l2_loss": LOSS_SERIES[1]}, {"validation_loss": LOSS_SERIES[2]}

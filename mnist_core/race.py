@@ -277,10 +277,10 @@ class _Runner(keras.callbacks.Callback):
         self._batch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        seconds = time.perf_counter() - self._batch_start
-        self._count_seconds(seconds)
+        running_mean = float(logs["loss"])  # reading it waits for the step, so time after it
+        self._count_seconds(time.perf_counter() - self._batch_start)
         size = min(self.contestant.batch_size, self._chunk_size - batch * self.contestant.batch_size)
-        loss = self._batch_loss(float(logs["loss"]), size)
+        loss = self._batch_loss(running_mean, size)
         self.examples += size
         self.last_loss = loss
         if not math.isfinite(loss) or loss > DIVERGED_LOSS:

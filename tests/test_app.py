@@ -203,3 +203,55 @@ def test_a_bad_upload_leaves_a_running_training_job_alone():
     assert job is at.session_state["job"]
     assert job.join(timeout=300)
     assert job.state.snapshot().status == "finished"
+
+
+def _compare_page() -> AppTest:
+    at = _app()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_compare_page_renders_the_default_line_up():
+    at = _compare_page()
+    assert at.title[0].value == "Compare optimizers"
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["SGD", "SGD + momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "Adadelta"]
+    assert table.loc[6, "learning_rate"] == 1.0
+    assert not at.error
+
+
+def test_an_invalid_row_is_flagged_and_a_short_race_finishes_with_results():
+    from mnist_core.race import COLUMNS
+
+    at = _compare_page()
+    rows = [
+        {**dict.fromkeys(COLUMNS), "name": "Adam", "optimizer": "adam", "learning_rate": 0.001, "beta_1": 0.9,
+         "beta_2": 0.999, "epsilon": 1e-7, "batch_size": 128, "weight_decay": 0.001},
+        {**dict.fromkeys(COLUMNS), "name": "Broken SGD", "optimizer": "sgd", "learning_rate": -1.0,
+         "batch_size": 128, "weight_decay": 0.001},
+    ]  # fmt: skip
+    at.session_state["compare_rows"] = rows
+    at.session_state["compare_version"] = 99
+    at.run()
+    assert any("Row 1 (Broken SGD) will not race" in e.value and "Learning rate" in e.value for e in at.error)
+    at.number_input[0].set_value(2_000).run()  # budget
+    at.number_input[1].set_value(1_000).run()  # evaluate every
+    next(b for b in at.button if b.label == "Start race").click().run()
+    race = at.session_state["race"]
+    assert [c.name for c in race.contestants] == ["Adam"]  # the invalid row did not start
+    assert race.join(timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    results = at.dataframe[-1].value
+    assert list(results["name"]) == ["Adam"] and results.loc[0, "status"] == "finished"
+    assert any("Adam" in m.value for m in at.markdown)
+
+
+def test_an_empty_table_says_so():
+    at = _compare_page()
+    at.session_state["compare_rows"] = []
+    at.session_state["compare_version"] = 7
+    at.run()
+    assert any("The table is empty" in i.value for i in at.info)
+    assert next(b for b in at.button if b.label == "Start race").disabled

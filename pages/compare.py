@@ -1,0 +1,170 @@
+"""The Compare optimizers page: a fair race between optimizers on the same network, drawn live."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from mnist_core.architecture import PRESET_LABELS, PRESETS
+from mnist_core.race import (
+    COLUMNS,
+    EVAL_EVERY,
+    FINAL,
+    Race,
+    contestant_rows,
+    default_contestants,
+    summary_text,
+    validate_contestants,
+)
+from mnist_core.race_charts import METRICS, race_frame, race_spec
+from mnist_core.settings import OPTIMIZERS, TrainSettings
+from ui.entry import through_entrypoint
+from ui.session import dataset
+from ui.sidebar import SETTINGS
+
+through_entrypoint()
+
+ROWS, VERSION, RACE = "compare_rows", "compare_version", "race"
+
+st.title("Compare optimizers")
+st.caption(
+    "The same network trained by several optimizers side by side, as in ConvNetJS's trainer comparison, "
+    "but fair and faster. Edit the contestants, then start the race; the curves grow together."
+)
+settings = st.session_state.get(SETTINGS) or TrainSettings()
+data = dataset()
+if ROWS not in st.session_state:
+    st.session_state[ROWS] = contestant_rows(default_contestants())
+    st.session_state[VERSION] = 0
+
+
+def _replace_rows(rows: list[dict]) -> None:
+    st.session_state[ROWS] = rows
+    st.session_state[VERSION] += 1  # a new editor key drops the old editor's pending edits
+
+
+def _table() -> list[dict]:
+    config = {
+        "name": st.column_config.TextColumn("name", required=True),
+        "optimizer": st.column_config.SelectboxColumn("optimizer", options=list(OPTIMIZERS), required=True),
+        "batch_size": st.column_config.NumberColumn("batch size", step=1),
+        "weight_decay": st.column_config.NumberColumn("weight decay", format="%g"),
+        **{k: st.column_config.NumberColumn(k.replace("_", " "), format="%g") for k in COLUMNS[2:8]},
+    }
+    frame = pd.DataFrame(st.session_state[ROWS], columns=list(COLUMNS))
+    edited = st.data_editor(
+        frame, num_rows="dynamic", column_config=config, key=f"compare_editor_{st.session_state[VERSION]}",
+        width="stretch", hide_index=False,
+    )  # fmt: skip
+    st.caption("Empty cells are fields the optimizer does not use. Add rows with + below the table, delete "
+               "them by selecting their index and pressing the bin.")  # fmt: skip
+    return edited.to_dict("records")
+
+
+def _row_tools(rows: list[dict]) -> None:
+    pick, duplicate, reset = st.columns([2, 1, 1], vertical_alignment="bottom")
+    names = [str(r.get("name") or f"row {i + 1}") for i, r in enumerate(rows)]
+    chosen = pick.selectbox("Row to duplicate", range(len(rows)), format_func=lambda i: names[i]) if rows else None
+    if duplicate.button("Duplicate row", disabled=chosen is None, width="stretch"):
+        copy = dict(rows[chosen], name=f"{names[chosen]} (copy)")
+        _replace_rows([*rows, copy])
+        st.rerun()
+    if reset.button("Reset to defaults", width="stretch"):
+        _replace_rows(contestant_rows(default_contestants()))
+        st.rerun()
+
+
+def _shared() -> tuple[int, int]:
+    budget_col, every_col = st.columns(2)
+    budget = budget_col.number_input("Budget: examples each", 1_000, 550_000, len(data.train), step=5_000)
+    every = every_col.number_input("Evaluate every (examples)", 500, 55_000, EVAL_EVERY, step=500)
+    st.caption(
+        f"Network: {PRESET_LABELS[settings.preset]}; seed {settings.seed}; {settings.crops} crops per test "
+        "prediction (from the sidebar). Fair by construction: every contestant starts from the same initial "
+        "weights and sees the same examples in the same order, with the same random crops when batch sizes "
+        "are equal; only the optimizer differs."
+    )
+    return int(budget), int(every)
+
+
+def _controls(contestants, budget: int, every: int) -> None:
+    race = st.session_state.get(RACE)
+    alive = bool(race and race.alive)
+    status = race.state.snapshot().status if race else None
+    start, pause, stop = st.columns(3)
+    if start.button("Start race", type="primary", disabled=alive or not contestants or data is None, width="stretch"):
+        if race is not None:
+            race.stop()
+        race = Race(contestants, data, PRESETS[settings.preset], settings.seed, budget, every, settings.crops)
+        race.start()
+        st.session_state[RACE] = race
+        st.rerun()
+    paused = status == "paused"
+    if pause.button("Resume" if paused else "Pause", disabled=not alive, width="stretch", key="race_pause"):
+        race.resume() if paused else race.pause()
+        st.rerun()
+    if stop.button("Stop", disabled=not alive, width="stretch", key="race_stop"):
+        race.stop()
+        st.rerun()
+
+
+def _charts(race: Race) -> None:
+    snap = race.state.snapshot()
+    done = sum(p[-1].examples_seen for p in snap.points.values() if p)
+    total = snap.budget_examples * len(snap.points)
+    who = ", ".join(f"{name}: {status}" for name, status in snap.statuses.items())
+    label = f"**{snap.status.capitalize()}** · {snap.elapsed_seconds:.0f} s · {who}"
+    st.progress(min(done / total, 1.0) if total else 0.0, text=label)
+    if snap.status == "error":
+        st.error(snap.message, icon=":material/error:")
+    x_field = "train_seconds" if st.session_state.get("race_x") == "training seconds" else "examples_seen"
+    frame, names = race_frame(snap.points), tuple(snap.points)
+    left, right = st.columns(2)
+    for column, metric in zip((left, right, left), METRICS):
+        column.vega_lite_chart(frame, race_spec(metric, x_field, names), width="stretch")
+
+
+def _results(race: Race) -> None:
+    results = race.results()
+    table = pd.DataFrame([vars(r) for r in results])
+    st.subheader("Results")
+    st.dataframe(
+        table, hide_index=True, width="stretch",
+        column_config={
+            "validation_accuracy": st.column_config.NumberColumn("validation accuracy", format="percent"),
+            "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
+            "examples_to_97": st.column_config.NumberColumn("examples to 97% (val.)", format="localized"),
+            "examples_to_98": st.column_config.NumberColumn("examples to 98% (val.)", format="localized"),
+            "train_seconds": st.column_config.NumberColumn("wall time (s)", format="%.1f"),
+        },
+    )  # fmt: skip
+    st.download_button("Download results (CSV)", table.to_csv(index=False), "race_results.csv", "text/csv",
+                       on_click="ignore", icon=":material/table:")  # fmt: skip
+    st.markdown(summary_text(results))
+
+
+if data is not None:
+    rows = _table()
+    contestants, errors = validate_contestants(rows)
+    for index, message in sorted(errors.items()):
+        name = rows[index].get("name") or "unnamed"
+        st.error(f"Row {index} ({name}) will not race: {message}", icon=":material/block:")
+    if not rows:
+        st.info("The table is empty: add a contestant with + below the table, or reset to the defaults.")
+    _row_tools(rows)
+    budget, every = _shared()
+    _controls(contestants, budget, every)
+    race = st.session_state.get(RACE)
+    if race is not None:
+        st.radio("Horizontal axis", ["examples seen", "training seconds"], horizontal=True, key="race_x")
+        running = race.state.snapshot().status not in FINAL
+
+        @st.fragment(run_every=1.0 if running else None)
+        def _live() -> None:
+            if running and race.state.snapshot().status in FINAL:
+                st.rerun()  # the race ended: redraw the page once, with the results
+            _charts(race)
+
+        _live()
+        if not running:
+            _results(race)

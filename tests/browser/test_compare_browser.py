@@ -1,0 +1,35 @@
+"""A person on the Compare page: start a short race and watch the lines appear."""
+
+import pytest
+
+from tests.browser.conftest import SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+
+def test_a_short_race_draws_lines_and_ends_with_results(browser, server_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 2600})
+    page.goto(f"{server_url}/compare")
+    page.get_by_role("button", name="Start race").wait_for(timeout=60_000)
+    for label, value in (("Budget: examples each", "10000"), ("Evaluate every (examples)", "2500")):
+        field = page.locator(f'input[aria-label="{label}"]')
+        field.fill(value)
+        field.press("Enter")
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Start race").click()
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    charts.first.wait_for(timeout=60_000)
+    # Lines (SVG paths with at least one segment) for every contestant while the race runs.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid=stVegaLiteChart] g.mark-line path')]
+                 .filter(p => (p.getAttribute('d') || '').includes('L')).length >= 7""",
+        timeout=180_000,
+    )
+    assert charts.count() == 3
+    page.screenshot(path=SCREENSHOTS / "compare_running.png", full_page=True)
+    page.get_by_text("Results", exact=True).wait_for(timeout=300_000)
+    page.wait_for_timeout(1500)
+    assert page.get_by_text("Best final test accuracy").is_visible()
+    assert not page.locator('[data-testid="stException"]').count()
+    page.screenshot(path=SCREENSHOTS / "compare_results.png", full_page=True)
+    page.close()
