@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ import keras
 import numpy as np
 
 from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_kernels
+from mnist_core.background import BackgroundWork
 from mnist_core.data import Mnist
 from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, StreamPrediction
 from mnist_core.optimizers import build_optimizer, set_live_params
@@ -35,7 +35,7 @@ class ChangeReport:
     needs_reset: list[str] = field(default_factory=list)  # fields that only a new job can use
 
 
-class TrainingJob:
+class TrainingJob(BackgroundWork):
     """Trains a fresh model for `settings` on `data` in a daemon thread; never touches streamlit."""
 
     def __init__(self, settings: TrainSettings, data: Mnist, layers: list[LayerSpec] | None = None):
@@ -44,30 +44,7 @@ class TrainingJob:
         self.data = data
         self.state = LiveState(settings.epochs, settings.epochs * len(data.train))
         self.model: keras.Model | None = None
-        self._thread = threading.Thread(target=self._run, name="mnist-live-training", daemon=True)
-
-    # --- called from the page thread ---
-    def start(self) -> None:
-        self._thread.start()
-
-    def pause(self) -> None:
-        self.state.request_pause()
-
-    def resume(self) -> None:
-        self.state.request_resume()
-
-    def stop(self) -> None:
-        self.state.request_stop()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has ended."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+        super().__init__("mnist-live-training")
 
     def change(self, new: TrainSettings) -> ChangeReport:
         """Queue the live-changeable differences from the current settings; report the rest."""

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_kernels
+from mnist_core.background import BackgroundWork
 from mnist_core.data import Mnist
 from mnist_core.job import _L2, DIVERGED_LOSS, LOSS_WINDOW  # the same decay and divergence rules as a job
 from mnist_core.optimizers import build_optimizer
@@ -323,7 +324,7 @@ class _Runner(keras.callbacks.Callback):
 # --- the race ---
 
 
-class Race:
+class Race(BackgroundWork):
     """Trains every contestant in one daemon thread, in interleaved chunks; never touches streamlit.
 
     Each chunk, every running contestant trains until it has seen `eval_every_examples` more examples
@@ -357,30 +358,7 @@ class Race:
         self.state = RaceState(names, self.budget_examples)
         self.runners: list[_Runner] = []
         self._test = data.test.x[:TEST_SUBSET], data.test.y[:TEST_SUBSET]
-        self._thread = threading.Thread(target=self._run, name="mnist-live-race", daemon=True)
-
-    # --- called from the page thread ---
-    def start(self) -> None:
-        self._thread.start()
-
-    def pause(self) -> None:
-        self.state.request_pause()
-
-    def resume(self) -> None:
-        self.state.request_resume()
-
-    def stop(self) -> None:
-        self.state.request_stop()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has ended."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+        super().__init__("mnist-live-race")
 
     def results(self) -> list[ContestantResult]:
         """Each contestant's final numbers, from the recorded evaluation points."""

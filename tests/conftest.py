@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,13 @@ def small(data: Mnist, n_train: int, n_test: int = 500) -> Mnist:
 @pytest.fixture(scope="session")
 def tiny(mnist) -> Mnist:
     return small(mnist, 2000)
+
+
+def wait_until(predicate, timeout: float = 120.0, step: float = 0.05) -> bool:
+    """Poll `predicate` until it is true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    raise AssertionError("condition not reached in time")

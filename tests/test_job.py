@@ -7,17 +7,9 @@ import pytest
 
 from mnist_core.job import TrainingJob
 from mnist_core.settings import TrainSettings, default_optimizer
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def _wait(predicate, timeout=120.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 def _job(data, **changes):
@@ -44,7 +36,7 @@ def test_a_short_job_finishes_with_epoch_metrics(tiny):
 
 def test_pause_resume_stop(tiny):
     job = _job(tiny, epochs=100)
-    _wait(lambda: job.state.snapshot().examples_seen > 200)
+    wait_until(lambda: job.state.snapshot().examples_seen > 200)
     job.pause()
     time.sleep(0.5)  # let the batch in flight finish
     seen = job.state.snapshot().examples_seen
@@ -52,7 +44,7 @@ def test_pause_resume_stop(tiny):
     snap = job.state.snapshot()
     assert snap.status == "paused" and snap.examples_seen == seen
     job.resume()
-    _wait(lambda: job.state.snapshot().examples_seen > seen + 200)
+    wait_until(lambda: job.state.snapshot().examples_seen > seen + 200)
     assert job.state.snapshot().status == "running"
     job.stop()
     assert job.join(timeout=60)
@@ -61,7 +53,7 @@ def test_pause_resume_stop(tiny):
 
 def test_stop_while_paused_ends_the_thread(tiny):
     job = _job(tiny, epochs=100)
-    _wait(lambda: job.state.snapshot().examples_seen > 0)
+    wait_until(lambda: job.state.snapshot().examples_seen > 0)
     job.pause()
     job.stop()
     assert job.join(timeout=60)
@@ -71,7 +63,7 @@ def test_stop_while_paused_ends_the_thread(tiny):
 def _weight_change(job, seconds=1.0):
     """How far the published weights move over `seconds` of training."""
     v0, before = job.state.weights()
-    _wait(lambda: job.state.weights()[0] > v0 + 1)
+    wait_until(lambda: job.state.weights()[0] > v0 + 1)
     time.sleep(seconds)
     _, after = job.state.weights()
     return max(float(np.abs(a - b).max()) for a, b in zip(before, after))
@@ -81,7 +73,7 @@ def test_live_learning_rate_change_takes_effect(tiny):
     sgd = default_optimizer("sgd")
     frozen = sgd.params | {"learning_rate": 1e-9}
     job = _job(tiny, optimizer=type(sgd)("sgd", frozen), epochs=200)
-    _wait(lambda: job.state.snapshot().examples_seen > 100)
+    wait_until(lambda: job.state.snapshot().examples_seen > 100)
     assert _weight_change(job) < 1e-5
     report = job.change(job.settings.with_(optimizer=type(sgd)("sgd", frozen | {"learning_rate": 0.1})))
     assert report.applied == ["learning_rate"] and not report.needs_reset
@@ -146,7 +138,7 @@ def test_published_weights_are_immutable_copies_refreshed_while_training(tiny):
     from mnist_core.inference import InferenceModel
 
     job = _job(tiny, epochs=30)
-    _wait(lambda: job.state.weights()[0] > 1)
+    wait_until(lambda: job.state.weights()[0] > 1)
     version, held = job.state.weights()
     frozen = [w.copy() for w in held]
     copy = InferenceModel.for_layers(job.layers, job.settings.seed)

@@ -15,17 +15,9 @@ from mnist_core.race import (
     validate_contestants,
 )
 from mnist_core.settings import OptimizerSettings, default_optimizer
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def _wait(predicate, timeout=120.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 def _adam(name, batch_size=50, **params):
@@ -148,14 +140,14 @@ def test_a_diverging_contestant_stops_alone(tiny):
 def test_pause_resume_stop(tiny):
     race = Race([_adam("a"), _sgd("b", 0.05)], tiny, budget_examples=200_000, eval_every_examples=400)
     race.start()
-    _wait(lambda: race.runners and race.runners[0].examples > 200)
+    wait_until(lambda: race.runners and race.runners[0].examples > 200)
     race.pause()
     time.sleep(0.5)  # let the batch in flight finish
     seen = [r.examples for r in race.runners]
     time.sleep(1.0)
     assert race.state.snapshot().status == "paused" and [r.examples for r in race.runners] == seen
     race.resume()
-    _wait(lambda: sum(r.examples for r in race.runners) > sum(seen) + 200)
+    wait_until(lambda: sum(r.examples for r in race.runners) > sum(seen) + 200)
     assert race.state.snapshot().status == "running"
     race.stop()
     assert race.join(timeout=60)
