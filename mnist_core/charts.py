@@ -75,11 +75,16 @@ def _long(snap: Snapshot, live: dict[str, str], per_epoch: dict[str, str]) -> pd
     return pd.DataFrame(rows, columns=["examples_seen", "series", "value", "epoch"])
 
 
-def _spec(title: str, y_title: str, fmt: str, order: tuple[str, ...], marked: tuple[str, ...]) -> dict:
-    spec = _chart(title, y_title, fmt, order, marked, pd.DataFrame()).to_dict()
+def spec_without_data(chart: alt.TopLevelMixin) -> dict:
+    """The chart's Vega-Lite spec with its (empty) data removed: the page passes a frame beside it."""
+    spec = chart.to_dict()
     spec.pop("data", None)
     spec.pop("datasets", None)
     return spec
+
+
+def _spec(title: str, y_title: str, fmt: str, order: tuple[str, ...], marked: tuple[str, ...]) -> dict:
+    return spec_without_data(_chart(title, y_title, fmt, order, marked, pd.DataFrame()))
 
 
 def _chart(
@@ -130,7 +135,4 @@ def probability_spec(crops: int) -> dict:
         )
         .properties(height=200)
     )
-    spec = chart.to_dict()
-    spec.pop("data", None)
-    spec.pop("datasets", None)
-    return spec
+    return spec_without_data(chart)

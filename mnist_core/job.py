@@ -83,7 +83,7 @@ class TrainingJob(BackgroundWork):
             model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             decay = keras.Variable(0.0, trainable=False, name="l2_coefficient")
             for kernel in decayed_kernels(model):
-                kernel.regularizer = _L2(decay)
+                kernel.regularizer = L2Decay(decay)
             self._train(model, decay)
         except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
             state.set_status("error", f"Training failed: {type(exc).__name__}: {exc}")
@@ -126,7 +126,24 @@ def _field(settings: TrainSettings, name: str):
     return settings.optimizer.name if name == "optimizer" else getattr(settings, name)
 
 
-class _L2:
+class PerBatch:
+    """Each batch's values, recovered from Keras's running means over a fit call (weighted by examples)."""
+
+    def __init__(self, width: int):
+        self._width = width
+        self.reset()
+
+    def reset(self) -> None:
+        self._means, self._seen = (0.0,) * self._width, 0
+
+    def __call__(self, means: tuple[float, ...], size: int) -> tuple[float, ...]:
+        total = self._seen + size
+        values = tuple((mean * total - before * self._seen) / size for mean, before in zip(means, self._means))
+        self._means, self._seen = tuple(means), total
+        return values
+
+
+class L2Decay:
     """ConvNetJS's L2 decay: the loss gains coefficient * sum(w^2), coefficient = decay / (2 * batch size)."""
 
     def __init__(self, coefficient: keras.Variable):
@@ -152,12 +169,11 @@ class _LiveCallback(keras.callbacks.Callback):
         self._rng = np.random.default_rng(job.settings.seed + 1)
         self._examples = 0
         self._epoch = 0
-        self._epoch_examples = 0
         self._excluded = 0.0  # seconds inside fit that were not training (pauses, metrics, evaluation)
         self._train_seconds = 0.0
         self._losses: deque[float] = deque(maxlen=LOSS_WINDOW)
         self._hits: deque[float] = deque(maxlen=LOSS_WINDOW)
-        self._previous = (0.0, 0.0, 0)  # running means of loss and accuracy, examples, this epoch
+        self._per_batch = PerBatch(2)  # loss and accuracy
         self._step_ms: float | None = None
         self._last_push = self._last_stream = 0.0
 
@@ -174,7 +190,7 @@ class _LiveCallback(keras.callbacks.Callback):
         self._epoch = epoch
         self._epoch_start = time.perf_counter()
         self._excluded = 0.0
-        self._previous = (0.0, 0.0, 0)
+        self._per_batch.reset()
 
     def on_train_batch_begin(self, batch, logs=None):
         waited = time.perf_counter()
@@ -193,7 +209,7 @@ class _LiveCallback(keras.callbacks.Callback):
         step_ms = (now - self._batch_start) * 1000 / size
         self._step_ms = step_ms if self._step_ms is None else 0.9 * self._step_ms + 0.1 * step_ms
         self._examples += size
-        loss, hit = self._batch_values(float(logs["loss"]), float(logs["accuracy"]), size)
+        loss, hit = self._per_batch((float(logs["loss"]), float(logs["accuracy"])), size)
         if not math.isfinite(loss) or loss > DIVERGED_LOSS:
             return self._diverge(loss)
         self._losses.append(loss)
@@ -201,13 +217,6 @@ class _LiveCallback(keras.callbacks.Callback):
         if now - self._last_push >= PUSH_SECONDS:
             self._push(now)
             self._excluded += time.perf_counter() - now
-
-    def _batch_values(self, loss_mean: float, acc_mean: float, size: int) -> tuple[float, float]:
-        """This batch's loss and accuracy, from Keras's running means over the epoch."""
-        prev_loss, prev_acc, seen = self._previous
-        total = seen + size
-        self._previous = (loss_mean, acc_mean, total)
-        return (loss_mean * total - prev_loss * seen) / size, (acc_mean * total - prev_acc * seen) / size
 
     def _train_clock(self, now: float) -> float:
         return self._train_seconds + (now - self._epoch_start) - self._excluded

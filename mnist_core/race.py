@@ -25,7 +25,7 @@ import numpy as np
 from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_kernels
 from mnist_core.background import BackgroundWork
 from mnist_core.data import Mnist
-from mnist_core.job import _L2, DIVERGED_LOSS, LOSS_WINDOW  # the same decay and divergence rules as a job
+from mnist_core.job import DIVERGED_LOSS, LOSS_WINDOW, L2Decay, PerBatch  # the same decay and divergence rules as a job
 from mnist_core.optimizers import build_optimizer
 from mnist_core.predict import CropPredictor, accuracy
 from mnist_core.settings import OPTIMIZERS, OptimizerSettings, SettingsError, default_optimizer, parse_field
@@ -246,7 +246,7 @@ class _Runner(keras.callbacks.Callback):
         self.decay = keras.Variable(contestant.weight_decay / (2 * contestant.batch_size), trainable=False)
         model.compile(optimizer=build_optimizer(contestant.optimizer), loss="sparse_categorical_crossentropy")
         for kernel in decayed_kernels(model):
-            kernel.regularizer = _L2(self.decay)
+            kernel.regularizer = L2Decay(self.decay)
         self.predictor = CropPredictor(model)
         self.examples = 0
         self.train_seconds = 0.0
@@ -256,7 +256,7 @@ class _Runner(keras.callbacks.Callback):
         self.losses: deque[float] = deque(maxlen=LOSS_WINDOW)
         self._batches = 0
         self._first_batch_seconds: float | None = None
-        self._running_mean = (0.0, 0)
+        self._per_batch = PerBatch(1)
 
     @property
     def active(self) -> bool:
@@ -266,7 +266,7 @@ class _Runner(keras.callbacks.Callback):
         """Train on these examples in order, in this contestant's batches."""
         import tensorflow as tf
 
-        self._running_mean = (0.0, 0)
+        self._per_batch.reset()
         self._chunk_size = len(y)
         data = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.contestant.batch_size).prefetch(4)
         # fit on a tf.data chunk trains ~2x faster than a loop of train_on_batch (measured on 2 cores).
@@ -281,7 +281,7 @@ class _Runner(keras.callbacks.Callback):
         running_mean = float(logs["loss"])  # reading it waits for the step, so time after it
         self._count_seconds(time.perf_counter() - self._batch_start)
         size = min(self.contestant.batch_size, self._chunk_size - batch * self.contestant.batch_size)
-        loss = self._batch_loss(running_mean, size)
+        (loss,) = self._per_batch((running_mean,), size)
         self.examples += size
         self.last_loss = loss
         if not math.isfinite(loss) or loss > DIVERGED_LOSS:
@@ -299,13 +299,6 @@ class _Runner(keras.callbacks.Callback):
             self.train_seconds += 2 * seconds
         else:
             self.train_seconds += seconds
-
-    def _batch_loss(self, running_mean: float, size: int) -> float:
-        """This batch's loss from Keras's running mean over the fit call."""
-        previous, seen = self._running_mean
-        total = seen + size
-        self._running_mean = (running_mean, total)
-        return (running_mean * total - previous * seen) / size
 
     def smoothed_loss(self) -> float | None:
         """Mean loss over the recent batches, minus the current L2 term, as the job reports it."""

@@ -7,6 +7,8 @@ from functools import cache
 import altair as alt
 import pandas as pd
 
+from mnist_core.charts import spec_without_data
+
 METRICS = {
     "loss": ("Training loss", "cross-entropy (smoothed)", ".4f"),
     "validation_accuracy": ("Validation accuracy", "accuracy", ".2%"),
@@ -57,7 +59,4 @@ def race_spec(metric: str, x_field: str, names: tuple[str, ...]) -> dict:
         .add_params(pick)
         .properties(title=title, height=380)
     )
-    spec = chart.to_dict()
-    spec.pop("data", None)
-    spec.pop("datasets", None)
-    return spec
+    return spec_without_data(chart)

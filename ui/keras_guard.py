@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from streamlit.runtime.scriptrunner import script_runner
 
@@ -10,8 +11,6 @@ _log = logging.getLogger(__name__)
 
 
 def _close_matplotlib_only() -> None:
-    import sys
-
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
 
