@@ -137,13 +137,28 @@ def test_a_diverging_contestant_stops_alone(tiny):
     assert f"hot diverged after {hot.diverged_at:,} examples at learning rate 10" in text
 
 
+def _settled(race) -> list[int]:
+    """Examples per contestant once the batch in flight has finished.
+
+    A contestant's first batch includes tracing its train step, which can take over a second on a busy
+    machine, so "finished" means no progress for 2 s.
+    """
+
+    def quiet() -> bool:
+        before = [r.examples for r in race.runners]
+        time.sleep(2.0)
+        return [r.examples for r in race.runners] == before
+
+    wait_until(quiet, timeout=60)
+    return [r.examples for r in race.runners]
+
+
 def test_pause_resume_stop(tiny):
     race = Race([_adam("a"), _sgd("b", 0.05)], tiny, budget_examples=200_000, eval_every_examples=400)
     race.start()
     wait_until(lambda: race.runners and race.runners[0].examples > 200)
     race.pause()
-    time.sleep(0.5)  # let the batch in flight finish
-    seen = [r.examples for r in race.runners]
+    seen = _settled(race)
     time.sleep(1.0)
     assert race.state.snapshot().status == "paused" and [r.examples for r in race.runners] == seen
     race.resume()
