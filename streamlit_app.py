@@ -13,6 +13,7 @@ page = st.navigation(
         st.Page("pages/train.py", title="Train", icon=":material/model_training:", default=True),
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
         st.Page("pages/compare.py", title="Compare optimizers", icon=":material/compare_arrows:"),
+        st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:"),
     ]
 )
 sidebar_settings()

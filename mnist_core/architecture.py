@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -37,7 +39,7 @@ PRESET_LABELS = {"convnetjs": "ConvNetJS demo net (5,994 weights)", "large": "La
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "softmax")
 PADDINGS = ("same", "valid")
-_REQUIRED: dict[str, dict[str, type]] = {
+LAYER_FIELDS: dict[str, dict[str, type]] = {
     "conv": {"filters": int, "kernel": int, "stride": int, "padding": str, "activation": str},
     "maxpool": {"size": int, "stride": int},
     "avgpool": {"size": int, "stride": int},
@@ -56,25 +58,55 @@ class ArchitectureError(ValueError):
         super().__init__("; ".join(errors))
 
 
+MAX_PARAMETERS = 5_000_000  # beyond this a network trains too slowly for a session on a small server
+MAX_ACTIVATIONS = 250_000  # feature-map values per image: bounds a batch's memory (x batch size x 4 bytes x ~3)
+MAX_LAYERS = 40
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One line of a network summary: what a layer outputs and how many weights it has."""
+
+    row: int  # 1-based, as in the layer table; 0 for the input
+    layer: str
+    output_shape: tuple[int, ...]
+    parameters: int
+
+
 def validate_layers(layers: list[LayerSpec]) -> None:
-    """Check every row's type and fields and that shapes work out; raise ArchitectureError listing all."""
-    errors: list[str] = []
+    """Check every row's type and fields and that shapes and size work out; raise ArchitectureError listing all."""
+    summarize(layers)
+
+
+def summarize(layers: list[LayerSpec]) -> list[LayerRow]:
+    """The network's layers with output shapes and parameter counts; ArchitectureError listing every problem."""
     if not layers:
         raise ArchitectureError(["The network has no layers."])
+    if len(layers) > MAX_LAYERS:
+        raise ArchitectureError([f"The network has {len(layers)} layers; the limit is {MAX_LAYERS}."])
+    errors: list[str] = []
     for row, spec in enumerate(layers, start=1):
-        errors += _row_errors(row, spec)
-    if not errors:
-        errors += _shape_errors(layers)
+        errors += row_errors(row, spec)
     if errors:
         raise ArchitectureError(errors)
+    rows, errors = _walk(layers)
+    if errors:
+        raise ArchitectureError(errors)
+    return rows
 
 
-def _row_errors(row: int, spec: LayerSpec) -> list[str]:
+def parameter_count(layers: list[LayerSpec]) -> int:
+    """Weights (trainable or not) of a valid layer list, without building it."""
+    return sum(r.parameters for r in summarize(layers))
+
+
+def row_errors(row: int, spec: LayerSpec) -> list[str]:
+    """Problems with one layer spec on its own (type, fields, ranges), each naming the row."""
     kind = spec.get("type")
-    if kind not in _REQUIRED:
-        return [f"row {row}: unknown layer type '{kind}' (choose from {', '.join(_REQUIRED)})"]
+    if kind not in LAYER_FIELDS:
+        return [f"row {row}: unknown layer type '{kind}' (choose from {', '.join(LAYER_FIELDS)})"]
     errors = []
-    for key, typ in _REQUIRED[kind].items():
+    for key, typ in LAYER_FIELDS[kind].items():
         value = spec.get(key)
         if typ is int and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             errors.append(f"row {row}: {kind} needs a whole number {key} of at least 1, got {value!r}")
@@ -82,34 +114,82 @@ def _row_errors(row: int, spec: LayerSpec) -> list[str]:
             errors.append(f"row {row}: {kind} {key} must be in [0, 1), got {value!r}")
     if kind == "conv" and spec.get("padding") not in PADDINGS:
         errors.append(f"row {row}: conv padding must be one of {PADDINGS}, got {spec.get('padding')!r}")
-    if "activation" in _REQUIRED[kind] and spec.get("activation") not in ACTIVATIONS:
+    if "activation" in LAYER_FIELDS[kind] and spec.get("activation") not in ACTIVATIONS:
         errors.append(f"row {row}: activation must be one of {ACTIVATIONS}, got {spec.get('activation')!r}")
     return errors
 
 
-def _shape_errors(layers: list[LayerSpec]) -> list[str]:
-    height = width = CROP_SIZE
-    flat = False
+def _walk(layers: list[LayerSpec]) -> tuple[list[LayerRow], list[str]]:
+    """Follow the shape through the layers; stop at the first shape problem (later rows depend on it)."""
+    shape: tuple[int, ...] = (CROP_SIZE, CROP_SIZE, 1)
+    rows = [LayerRow(0, "input (24x24 crop)", shape, 0)]
     for row, spec in enumerate(layers, start=1):
-        kind = spec["type"]
-        if kind in ("conv", "maxpool", "avgpool"):
-            if flat:
-                return [f"row {row}: {kind} cannot follow a flatten or dense layer"]
-            window = spec["kernel"] if kind == "conv" else spec["size"]
-            if kind != "conv" or spec["padding"] == "valid":
-                if window > min(height, width):
-                    return [f"row {row}: {window}x{window} window on a {height}x{width} input"]
-                height = (height - window) // spec["stride"] + 1
-                width = (width - window) // spec["stride"] + 1
-            else:
-                height = -(-height // spec["stride"])
-                width = -(-width // spec["stride"])
-        elif kind in ("flatten", "dense"):
-            flat = True
+        shape, params, error = _step(row, spec, shape)
+        if error:
+            return rows, [error]
+        rows.append(LayerRow(row, describe_layer(spec), shape, params))
+    errors = []
+    total = sum(r.parameters for r in rows)
+    if total > MAX_PARAMETERS:
+        errors.append(f"The network has {total:,} parameters; the limit on this server is {MAX_PARAMETERS:,}.")
+    values = sum(math.prod(r.output_shape) for r in rows)
+    if values > MAX_ACTIVATIONS:
+        errors.append(
+            f"The layers produce {values:,} values per image; the limit on this server is {MAX_ACTIVATIONS:,} "
+            "(use fewer filters, or pool earlier)."
+        )
     last = layers[-1]
     if last["type"] != "dense" or last.get("units") != 10 or last.get("activation") != "softmax":
-        return [f"row {len(layers)}: the last layer must be dense with 10 units and softmax"]
-    return []
+        errors.append(f"row {len(layers)}: the last layer must be dense with 10 units and softmax")
+    return rows, errors
+
+
+def _step(row: int, spec: LayerSpec, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, str | None]:
+    kind = spec["type"]
+    if kind in ("conv", "maxpool", "avgpool"):
+        if len(shape) != 3:
+            return shape, 0, f"row {row}: {kind} needs an image-shaped input; it follows a flatten or dense layer"
+        height, width, channels = shape
+        window = spec["kernel"] if kind == "conv" else spec["size"]
+        stride = spec["stride"]
+        if kind == "conv" and spec["padding"] == "same":
+            height, width = -(-height // stride), -(-width // stride)
+        else:
+            if window > min(height, width):
+                what = "convolution" if kind == "conv" else kind.replace("pool", " pooling")
+                return shape, 0, f"row {row}: {window}x{window} {what} on a {height}x{width} input"
+            height, width = (height - window) // stride + 1, (width - window) // stride + 1
+        if kind != "conv":
+            return (height, width, channels), 0, None
+        filters = spec["filters"]
+        return (height, width, filters), window * window * channels * filters + filters, None
+    if kind == "dense":
+        if len(shape) != 1:
+            shown = "x".join(map(str, shape))
+            return shape, 0, f"row {row}: dense needs a flat input; add a flatten row before it (input is {shown})"
+        return (spec["units"],), shape[0] * spec["units"] + spec["units"], None
+    if kind == "flatten":
+        return (math.prod(shape),), 0, None
+    if kind == "batchnorm":
+        return shape, 4 * shape[-1], None  # scale and shift trained, mean and variance tracked
+    return shape, 0, None  # dropout
+
+
+def describe_layer(spec: LayerSpec) -> str:
+    """A short human description of one valid layer spec, e.g. 'conv 8 of 5x5, stride 1, same, relu'."""
+    kind = spec["type"]
+    if kind == "conv":
+        return (
+            f"conv {spec['filters']} of {spec['kernel']}x{spec['kernel']}, stride {spec['stride']}, "
+            f"{spec['padding']}, {spec['activation']}"
+        )
+    if kind in ("maxpool", "avgpool"):
+        return f"{kind[:3]} pool {spec['size']}x{spec['size']}, stride {spec['stride']}"
+    if kind == "dense":
+        return f"dense {spec['units']}, {spec['activation']}"
+    if kind == "dropout":
+        return f"dropout {spec['rate']:g}"
+    return "batch norm" if kind == "batchnorm" else "flatten"
 
 
 def build_model(layers: list[LayerSpec], seed: int = 0) -> keras.Model:

@@ -22,6 +22,7 @@ class InferenceModel:
         self._model = model
         self._predictor = CropPredictor(model)
         self._version = -1
+        self._inspector = None
 
     @classmethod
     def for_layers(cls, layers: list[LayerSpec], seed: int = 0) -> InferenceModel:
@@ -30,6 +31,11 @@ class InferenceModel:
     @property
     def weight_count(self) -> int:
         return int(self._model.count_params())
+
+    @property
+    def version(self) -> int:
+        """The published-weights version this copy holds (-1: its own weights, e.g. the pretrained model)."""
+        return self._version
 
     def sync(self, state: LiveState) -> int:
         """Take the job's latest published weights if newer; return their version."""
@@ -43,6 +49,15 @@ class InferenceModel:
     def predict(self, images: np.ndarray, k: int = 4, seed: int | None = None, grid: bool = False) -> CropPrediction:
         with self._lock:
             return self._predictor.predict(images, k, seed=seed, grid=grid)
+
+    def inspector(self):
+        """Traced views of this network (filters, activations, saliency), built once; they take its lock."""
+        from mnist_core.inspector import Inspector
+
+        with self._lock:
+            if self._inspector is None:
+                self._inspector = Inspector(self._model, lock=self._lock)
+            return self._inspector
 
     def keras_bytes(self) -> bytes:
         """The model as a `.keras` file."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mnist_core.architecture import PRESET_LABELS, PRESETS
 from mnist_core.race import (
     COLUMNS,
     EVAL_EVERY,
@@ -19,6 +18,7 @@ from mnist_core.race import (
 from mnist_core.race_charts import METRICS, race_frame, race_spec
 from mnist_core.settings import OPTIMIZERS, TrainSettings
 from ui.entry import through_entrypoint
+from ui.network import layers_for, network_label
 from ui.session import dataset
 from ui.sidebar import SETTINGS
 
@@ -79,7 +79,7 @@ def _shared() -> tuple[int, int]:
     budget = budget_col.number_input("Budget: examples each", 1_000, 550_000, len(data.train), step=5_000)
     every = every_col.number_input("Evaluate every (examples)", 500, 55_000, EVAL_EVERY, step=500)
     st.caption(
-        f"Network: {PRESET_LABELS[settings.preset]}; seed {settings.seed}; {settings.crops} crops per test "
+        f"Network: {network_label(settings.preset)}; seed {settings.seed}; {settings.crops} crops per test "
         "prediction (from the sidebar). Fair by construction: every contestant starts from the same initial "
         "weights and sees the same examples in the same order, with the same random crops when batch sizes "
         "are equal; only the optimizer differs."
@@ -95,7 +95,7 @@ def _controls(contestants, budget: int, every: int) -> None:
     if start.button("Start race", type="primary", disabled=alive or not contestants or data is None, width="stretch"):
         if race is not None:
             race.stop()
-        race = Race(contestants, data, PRESETS[settings.preset], settings.seed, budget, every, settings.crops)
+        race = Race(contestants, data, layers_for(settings), settings.seed, budget, every, settings.crops)
         race.start()
         st.session_state[RACE] = race
         st.rerun()

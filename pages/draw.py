@@ -12,7 +12,7 @@ from mnist_core.render import enlarge
 from mnist_core.settings import TrainSettings
 from ui.entry import through_entrypoint
 from ui.models import answerer
-from ui.session import dataset
+from ui.session import DRAWN_DIGIT, dataset
 from ui.sidebar import SETTINGS
 
 through_entrypoint()
@@ -91,6 +91,7 @@ def _answer(image: np.ndarray) -> None:
     except TooLittleInkError as exc:
         st.warning(str(exc), icon=":material/warning:")
         return
+    st.session_state[DRAWN_DIGIT] = stages.final
     who = answerer()
     grid = st.session_state.get("draw_offsets", "random") == "fixed grid"
     result = who.model.predict(stages.final, k=settings.crops, seed=st.session_state.get("draw_seed", 0), grid=grid)

@@ -10,6 +10,7 @@ from mnist_core.live_state import Snapshot
 from mnist_core.render import stream_html
 from mnist_core.settings import FIELDS
 from ui.entry import through_entrypoint
+from ui.network import layers_for
 from ui.session import NOTE, current_job, dataset, inference_model, start_job, stop_job
 from ui.sidebar import SETTINGS
 
@@ -35,7 +36,7 @@ def _controls() -> None:
     alive = bool(job and job.alive)
     train, pause, stop, reset = st.columns(4)
     if train.button("Train", type="primary", disabled=alive or settings is None or data is None, width="stretch"):
-        start_job(settings, data)
+        start_job(settings, data, layers_for(settings))
         st.rerun()
     paused = snap is not None and snap.status == "paused"
     if pause.button("Resume" if paused else "Pause", disabled=not alive or snap.status == "stopping", width="stretch"):

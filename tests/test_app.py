@@ -255,3 +255,94 @@ def test_an_empty_table_says_so():
     at.run()
     assert any("The table is empty" in i.value for i in at.info)
     assert next(b for b in at.button if b.label == "Start race").disabled
+
+
+def _inside_page(tab: str = "Architecture") -> AppTest:
+    at = _app()
+    at.switch_page("pages/inside.py").run()
+    at.session_state["inside_tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+SMALL_NET = [
+    {"type": "conv", "filters": 4, "kernel": 3, "stride": 2, "padding": "valid", "activation": "relu"},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10, "activation": "softmax"},
+]
+
+
+def test_inside_page_shows_the_pretrained_network_in_every_tab_without_training():
+    at = _inside_page()
+    assert at.title[0].value == "Inside the network"
+    assert any("bundled pretrained network" in m.value for m in at.markdown)
+    summary = at.dataframe[0].value
+    assert list(summary["parameters"])[-1] == 2_570 and summary["parameters"].sum() == 5_994
+    assert any(m.value == "**Total: 5,994 parameters.**" for m in at.markdown)
+    at.session_state["inside_tab"] = "Filters"
+    at.run()
+    assert [m.value.split(":")[0] for m in at.markdown if m.value.startswith("**conv")] == [
+        "**conv2d**",
+        "**conv2d_1**",
+    ]
+    at.session_state["inside_tab"] = "Activations"
+    at.run()
+    assert any("test image #0 (a 7)" in m.value and "reads a **7**" in m.value for m in at.markdown)
+    layers = [m.value for m in at.markdown if "): min " in m.value]
+    assert len(layers) == 7 and layers[-1].startswith("**dense")  # the crop and the six layers
+    at.session_state["inside_tab"] = "Errors"
+    at.run()
+    assert any("of the 10,000 test digits read right with 4 crops" in m.value for m in at.markdown)
+    at.session_state["inside_tab"] = "Crop averaging"
+    at.run()
+    assert any(m.value.startswith("Centre crop alone: **99.") for m in at.markdown)
+    assert len(at.dataframe[0].value) == 10  # two methods at k = 1, 2, 4, 8, 16
+    assert not at.exception and not at.error
+
+
+def test_an_invalid_layer_table_lists_its_rows_and_keeps_the_network():
+    from mnist_core.layer_table import table_rows
+
+    at = _inside_page()
+    rows = table_rows(SMALL_NET)
+    rows[0]["padding"] = "sideways"
+    rows.insert(1, {**rows[1], "type": "maxpool", "size": 30, "stride": 1})
+    rows[2]["units"] = -1  # the flatten row ignores it
+    rows[3]["units"] = 9
+    at.session_state["editor_rows"] = rows
+    at.session_state["editor_version"] = 50
+    at.run()
+    assert not at.exception, at.exception
+    message = next(e.value for e in at.error if "cannot be built" in e.value)
+    assert "Row 1: conv padding must be one of" in message
+    assert "the current network stays" in message
+    assert _button(at, "Apply and reset training").disabled
+    rows[0]["padding"] = "valid"
+    at.session_state["editor_rows"] = rows
+    at.run()
+    message = next(e.value for e in at.error if "cannot be built" in e.value)
+    assert "Row 2: 30x30 max pooling on a 11x11 input" in message
+    assert at.session_state["preset"] == "convnetjs"
+
+
+def test_an_applied_layer_table_becomes_the_train_and_compare_pages_network():
+    from mnist_core.layer_table import table_rows
+
+    at = _inside_page()
+    at.session_state["editor_rows"] = table_rows(SMALL_NET)
+    at.session_state["editor_version"] = 60
+    at.run()
+    assert not at.error
+    assert any(m.value == "**Total: 4,890 parameters.**" for m in at.markdown)  # the preview
+    _button(at, "Apply and reset training").click().run()
+    assert not at.exception, at.exception
+    assert any("Applied" in s.value for s in at.success)
+    assert at.session_state["preset"] == "custom"  # the sidebar's Network
+    at.switch_page("pages/train.py").run()
+    _button(at, "Train").click().run()
+    job = at.session_state["job"]
+    assert job.layers == SMALL_NET
+    _button(at, "Reset").click().run()
+    at.switch_page("pages/compare.py").run()
+    assert any("Your network from the editor (4,890 weights)" in c.value for c in [*at.caption, *at.markdown])

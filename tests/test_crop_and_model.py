@@ -85,7 +85,10 @@ def test_initial_weights_are_seeded():
         ([], "no layers"),
         ([{"type": "lstm"}], "row 1: unknown layer type"),
         ([{"type": "conv", "filters": 0, "kernel": 3, "stride": 1, "padding": "same", "activation": "relu"}], "row 1"),
-        ([{"type": "maxpool", "size": 30, "stride": 1}, {"type": "flatten"}, CONVNETJS[-1]], "row 1: 30x30 window"),
+        (
+            [{"type": "maxpool", "size": 30, "stride": 1}, {"type": "flatten"}, CONVNETJS[-1]],
+            "row 1: 30x30 max pooling",
+        ),
         ([{"type": "flatten"}, {"type": "dense", "units": 5, "activation": "relu"}], "row 2: the last layer"),
     ],
 )

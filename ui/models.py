@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from mnist_core.architecture import PRESETS
 from ui.session import current_job, inference_model
 
 
@@ -15,6 +16,7 @@ class Answerer:
     description: str
     own: bool  # the session's own network (it may still be training)
     training: bool
+    layers: list  # the LayerSpec list of `model`
 
 
 @st.cache_resource(show_spinner="Loading the pretrained network…")
@@ -37,10 +39,10 @@ def answerer() -> Answerer:
         )
         state = "training now" if not snap.final else snap.status
         text = f"**Your network** ({state}, {snap.examples_seen:,} examples seen; {quality})."
-        return Answerer(inference_model(job), text, own=True, training=not snap.final)
+        return Answerer(inference_model(job), text, own=True, training=not snap.final, layers=job.layers)
     pre = _pretrained()
     text = (
         f"**The bundled pretrained network** (the ConvNetJS net, {pre.weights:,} weights; test accuracy "
         f"{pre.test_accuracy_crops:.2%} with {pre.crops} crops). Press **Train** to use your own."
     )
-    return Answerer(pre.model, text, own=False, training=False)
+    return Answerer(pre.model, text, own=False, training=False, layers=PRESETS["convnetjs"])

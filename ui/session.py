@@ -6,12 +6,14 @@ import os
 
 import streamlit as st
 
+from mnist_core.architecture import LayerSpec
 from mnist_core.data import ENV_VAR, DatasetError, Mnist, load_mnist
 from mnist_core.settings import TrainSettings
 
 JOB = "job"
 INFERENCE = "inference"
 NOTE = "change_note"
+DRAWN_DIGIT = "drawn_digit"  # the Draw page's last 28x28 input, for the Inside page
 
 
 @st.cache_resource(show_spinner="Loading MNIST (once per server)…")
@@ -32,12 +34,12 @@ def current_job():
     return st.session_state.get(JOB)
 
 
-def start_job(settings: TrainSettings, data: Mnist) -> None:
-    """Replace any finished job with a new one for `settings` and start it."""
+def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec]) -> None:
+    """Replace any finished job with a new one training `layers` with `settings`, and start it."""
     from mnist_core.job import TrainingJob  # imports TensorFlow: only once someone trains
 
     stop_job()
-    job = TrainingJob(settings, data)
+    job = TrainingJob(settings, data, layers)
     job.start()
     st.session_state[JOB] = job
     st.session_state.pop(NOTE, None)

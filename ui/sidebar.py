@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
-from mnist_core.architecture import PRESET_LABELS, PRESETS
 from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, validate_settings
+from ui.network import PRESET_KEY, network_choices, network_label
 
 SETTINGS = "settings"
 _HELP = {
@@ -18,6 +20,7 @@ _HELP = {
     "crops": "Random 24x24 crops whose softmax is averaged per prediction.",
     "averaging": "Momentum of a running average of the weights, written back after each epoch: it settles the "
     "noise of a constant learning rate. 0 turns it off. Changing it needs Reset.",
+    "preset": "The layers trained. Edit them, or build your own, on the Inside the network page.",
     "seed": "Seeds the initial weights, data order and crops: the same seed gives the same run.",
 }
 
@@ -46,9 +49,16 @@ def sidebar_settings() -> TrainSettings | None:
         )
         raw["crops"] = left.number_input("Crops (k)", value=defaults.crops, step=1, key="crops", help=_HELP["crops"])
         raw["seed"] = right.number_input("Seed", value=defaults.seed, step=1, key="seed", help=_HELP["seed"])
-        raw["preset"] = st.selectbox("Network", list(PRESETS), format_func=PRESET_LABELS.get, key="preset")
+        choices = network_choices()
+        raw["preset"] = st.selectbox(
+            "Network",
+            list(choices),
+            format_func=partial(network_label, choices=choices),
+            key=PRESET_KEY,
+            help=_HELP["preset"],
+        )
         try:
-            settings = validate_settings(raw, PRESETS)
+            settings = validate_settings(raw, choices)
         except SettingsError as exc:
             for message in exc.errors.values():
                 st.error(message, icon=":material/error:")
