@@ -41,7 +41,9 @@ class LayerActivation:
 
 @dataclass(frozen=True, eq=False)
 class Saliency:
-    map: np.ndarray  # (28, 28) float32: d(crop-averaged probability of `predicted`) / d(input pixel, 0..255 scale)
+    # (28, 28) float32: d(score of `predicted`, averaged over the crops) / d(input pixel, 0..255 scale). The score
+    # (the logit before the softmax) rather than the probability: a confident probability is flat (gradient ~1e-8).
+    map: np.ndarray
     predicted: int
     probability: float  # the crop-averaged probability of `predicted`
     offsets: np.ndarray  # (k, 2) (row, col) of the crops averaged
@@ -102,10 +104,28 @@ class Inspector:
             # Gathering from the flat float image keeps the crops differentiable wrt every 28x28 pixel.
             index = rows[:, :, None] * INPUT_SIZE + cols[:, None, :]
             crops = tf.gather(tf.reshape(image, (-1,)), index)[..., None]  # (k, 24, 24, 1)
-            mean = tf.reduce_mean(self._core(crops, training=False), axis=0)
+            logits = self._logits(crops)
+            mean = tf.reduce_mean(tf.nn.softmax(logits), axis=0)
             predicted = tf.argmax(mean, output_type=tf.int32)
-            probability = mean[predicted]
-        return tape.gradient(probability, image), predicted, probability
+            score = tf.reduce_mean(logits[:, predicted])
+        return tape.gradient(score, image), predicted, mean[predicted]
+
+    def _logits(self, crops: tf.Tensor) -> tf.Tensor:
+        """The scores the final softmax turns into probabilities (every network here ends in dense + softmax)."""
+        x = crops
+        for layer in self._rescale:
+            x = layer(x)
+        for layer in self._layers[:-1]:
+            x = layer(x, training=False)
+        last = self._layers[-1]
+        return tf.matmul(x, last.kernel) + last.bias
+
+    def class_scores(self, image28: np.ndarray, k: int = 4) -> np.ndarray:
+        """The pre-softmax scores (10,), averaged over the first k grid crops: what saliency differentiates."""
+        offsets = grid_offsets(1, k)[0]
+        crops = np.stack([np.asarray(image28, np.float32)[r : r + CROP_SIZE, c : c + CROP_SIZE] for r, c in offsets])
+        with self._lock:
+            return self._logits(tf.constant(crops[..., None])).numpy().mean(axis=0)
 
     def activations(self, image28: np.ndarray) -> list[LayerActivation]:
         """Every layer's output for the centre crop of a (28, 28) image, the 24x24 crop itself first."""
@@ -121,7 +141,7 @@ class Inspector:
         ]
 
     def saliency(self, image28: np.ndarray, k: int = 4) -> Saliency:
-        """Gradient of the predicted class's probability, averaged over the first k grid crops, wrt the pixels."""
+        """Gradient of the predicted class's score, averaged over the first k grid crops, wrt the pixels."""
         if k < 1:
             raise ValueError(f"saliency needs at least one crop, got k={k}")
         offsets = grid_offsets(1, k)[0].astype(np.int32)

@@ -196,21 +196,30 @@ def test_saliency_is_zero_outside_the_crop_windows(mnist, pretrained, inspector)
     assert four.probability == pytest.approx(reference.max(), rel=1e-4)
 
 
-def test_saliency_sign_raises_and_lowers_the_predicted_probability(pretrained, inspector, unsure_digit):
-    saliency = inspector.saliency(unsure_digit, k=4)
-    predictor = CropPredictor(pretrained)
+def test_saliency_sign_raises_and_lowers_the_predicted_score(mnist, pretrained, inspector, unsure_digit):
+    for image in (unsure_digit, mnist.test.x[0]):  # an unsure reading and a 100% sure one
+        saliency = inspector.saliency(image, k=4)
+        probability = CropPredictor(pretrained).predict(image, k=4, grid=True).probabilities[0, saliency.predicted]
+        assert probability == pytest.approx(saliency.probability, rel=1e-4)
 
-    def probability(image: np.ndarray) -> float:
-        return float(predictor.predict(image, k=4, grid=True).probabilities[0, saliency.predicted])
+        def score(pixels: np.ndarray, cls: int = saliency.predicted) -> float:
+            return float(inspector.class_scores(pixels, k=4)[cls])
 
-    eps = 0.5  # in pixel units (0..255), small enough for the linear approximation
-    base = unsure_digit.astype(np.float32)
-    step = eps * np.sign(saliency.map)
-    p0, up, down = probability(base), probability(base + step), probability(base - step)
-    assert p0 == pytest.approx(saliency.probability, rel=1e-4)
-    assert down < p0 < up
-    # To first order each nudge moves the probability by eps * sum|gradient|.
-    assert (up - down) / 2 == pytest.approx(eps * np.abs(saliency.map).sum(), rel=0.1)
+        eps = 0.5  # in pixel units (0..255), small enough for the linear approximation
+        base = image.astype(np.float32)
+        step = eps * np.sign(saliency.map)
+        s0, up, down = score(base), score(base + step), score(base - step)
+        assert down < s0 < up
+        # To first order each nudge moves the score by eps * sum|gradient|.
+        assert (up - down) / 2 == pytest.approx(eps * np.abs(saliency.map).sum(), rel=0.1)
+        assert np.abs(saliency.map).max() > 1e-4  # not flattened by a saturated softmax
+
+
+def test_class_scores_are_the_logits_behind_the_probabilities(mnist, pretrained, inspector):
+    image = mnist.test.x[3]
+    logits = inspector.class_scores(image, k=1)  # k=1: the centre crop
+    probabilities = CropPredictor(pretrained).predict_center(image[None])[0]
+    np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(), probabilities, rtol=1e-4, atol=1e-6)
 
 
 # --- filters -------------------------------------------------------------------------------------------------------

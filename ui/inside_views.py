@@ -57,7 +57,7 @@ def _filter_bank(bank) -> None:
     layout = "one tile per filter" if cin == 1 else "a row per filter, a column per input channel"
     shown = f" (showing {shape.filters_shown} x {shape.channels_shown})" if shape.truncated else ""
     st.markdown(f"**{bank.name}**: {cout} filters of {kh}x{kw} over {cin} input channel(s); {layout}{shown}.")
-    st.image(filter_grid_png(bank))
+    st.image(filter_grid_png(bank, scale=16 if cin == 1 else 8))
     _legend(diverging_label(bank.limit), diverging=True)
 
 
@@ -117,9 +117,9 @@ def _saliency(saliency, image: np.ndarray, caption: str, crops: int) -> None:
     alone.image(saliency_png(saliency.map), caption="saliency alone", width=224)
     limit = float(np.abs(saliency.map).max())
     st.caption(
-        f"Saliency: the gradient of the {saliency.predicted}'s probability with respect to each input pixel. "
-        f"Red pixels, made brighter, would raise it; blue ones would lower it (scale {diverging_label(limit)} "
-        "per pixel step)."
+        f"Saliency: the gradient of the {saliency.predicted}'s score (before the softmax, averaged over the crops) "
+        f"with respect to each input pixel. Red pixels, made brighter, would raise it; blue ones would lower it "
+        f"(scale {diverging_label(limit)} per pixel step)."
     )
 
 

@@ -54,7 +54,7 @@ def layer_editor(settings: TrainSettings) -> None:
     key = f"layer_editor_{st.session_state[VERSION]}"
     st.data_editor(
         pd.DataFrame(st.session_state[ROWS], columns=list(COLUMNS)), key=key, num_rows="dynamic", width="stretch",
-        column_config=_columns(), on_change=_fold, args=(key,),
+        column_config=_columns(), on_change=_fold, args=(key,), placeholder="",
     )  # fmt: skip
     st.caption(
         "One row per layer, input first; the network reads a 24x24 crop. Empty cells are fields the layer does "
