@@ -34,12 +34,15 @@ def current_job():
     return st.session_state.get(JOB)
 
 
-def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec]) -> None:
-    """Replace any finished job with a new one training `layers` with `settings`, and start it."""
+def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec], **options) -> None:
+    """Replace any finished job with a new one training `layers` with `settings`, and start it.
+
+    `options` go to TrainingJob (e.g. the weights and history of a loaded snapshot to continue from).
+    """
     from mnist_core.job import TrainingJob  # imports TensorFlow: only once someone trains
 
     stop_job()
-    job = TrainingJob(settings, data, layers)
+    job = TrainingJob(settings, data, layers, **options)
     job.start()
     st.session_state[JOB] = job
     st.session_state.pop(NOTE, None)
