@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
+from mnist_core.geometry import CROP_SIZE
 
-from mnist_core.crop import CROP_SIZE, RandomCrop2D
+if TYPE_CHECKING:
+    import keras
 
 LayerSpec = dict[str, Any]
 
@@ -194,6 +195,10 @@ def describe_layer(spec: LayerSpec) -> str:
 
 def build_model(layers: list[LayerSpec], seed: int = 0) -> keras.Model:
     """Keras model: uint8 (28, 28) in, 10 class probabilities out; weights seeded from `seed`."""
+    import keras  # here, not at the top: pages import this module and should not wait for TensorFlow
+
+    from mnist_core.crop import RandomCrop2D
+
     validate_layers(layers)
     inputs = keras.Input((28, 28), dtype="uint8", name="image")
     cropped = RandomCrop2D(seed=seed, name="random_crop")(inputs)
@@ -203,6 +208,8 @@ def build_model(layers: list[LayerSpec], seed: int = 0) -> keras.Model:
 
 def build_core(layers: list[LayerSpec], seed: int = 0) -> keras.Sequential:
     """The part behind the crop: (24, 24, 1) float pixels 0..255 to probabilities."""
+    import keras
+
     built: list[keras.layers.Layer] = [keras.Input((CROP_SIZE, CROP_SIZE, 1)), keras.layers.Rescaling(1 / 255)]
     for index, spec in enumerate(layers):
         built.append(_keras_layer(spec, seed * 1000 + index))
@@ -210,6 +217,8 @@ def build_core(layers: list[LayerSpec], seed: int = 0) -> keras.Sequential:
 
 
 def _keras_layer(spec: LayerSpec, seed: int) -> keras.layers.Layer:
+    import keras
+
     kind = spec["type"]
     init = {"kernel_initializer": keras.initializers.GlorotUniform(seed=seed)}
     if kind == "conv":

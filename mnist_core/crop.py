@@ -7,10 +7,10 @@ import numpy as np
 import tensorflow as tf
 from numpy.lib.stride_tricks import sliding_window_view
 
-INPUT_SIZE = 28
-CROP_SIZE = 24
-MAX_OFFSET = INPUT_SIZE - CROP_SIZE  # offsets run 0..4 inclusive
-CENTER_OFFSET = MAX_OFFSET // 2
+from mnist_core.geometry import CENTER_OFFSET, CROP_SIZE, INPUT_SIZE, MAX_OFFSET
+
+__all__ = ["CENTER_OFFSET", "CROP_SIZE", "INPUT_SIZE", "MAX_OFFSET", "RandomCrop2D", "crops_at", "grid_offsets",
+           "random_offsets"]  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(package="mnist_live")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_core.download import DownloadError, Progress, ensure_mnist
+
 ENV_VAR = "MNIST_NPZ_PATH"
 N_TRAIN = 55_000
 N_VALIDATION = 5_000
@@ -48,15 +50,24 @@ _lock = threading.Lock()
 _cache: dict[str, Mnist] = {}
 
 
-def load_mnist(path: str | os.PathLike | None = None) -> Mnist:
-    """Return MNIST from `path`, else $MNIST_NPZ_PATH, else the Keras download; cached per source."""
+def load_mnist(path: str | os.PathLike | None = None, progress: Progress | None = None) -> Mnist:
+    """Return MNIST from `path`, else $MNIST_NPZ_PATH, else the Keras download; cached per source.
+
+    `progress(bytes so far, total or None)` is called while a download runs.
+    """
     path = path if path is not None else os.environ.get(ENV_VAR) or None
     key = str(Path(path).resolve()) if path else "keras"
     with _lock:
         if key not in _cache:
-            arrays = _read_npz(Path(path)) if path else _download_with_keras()
+            arrays = _read_npz(Path(path)) if path else _download(progress)
             _cache[key] = split_mnist(arrays, source=key)
         return _cache[key]
+
+
+def is_loaded(path: str | os.PathLike | None = None) -> bool:
+    """Whether load_mnist(path) would return at once (this process has already read that source)."""
+    path = path if path is not None else os.environ.get(ENV_VAR) or None
+    return (str(Path(path).resolve()) if path else "keras") in _cache
 
 
 def split_mnist(arrays: dict[str, np.ndarray], source: str = "memory") -> Mnist:
@@ -100,14 +111,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise DatasetError(f"MNIST file {path} is unreadable or truncated ({exc}). {hint}") from exc
 
 
-def _download_with_keras() -> dict[str, np.ndarray]:
-    import keras
-
+def _download(progress: Progress | None) -> dict[str, np.ndarray]:
+    """Keras's MNIST file (downloaded first if needed, into Keras's cache), read and checked."""
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception as exc:  # noqa: BLE001 - any download failure gets the same advice
-        raise DatasetError(
-            f"Could not download MNIST with Keras ({exc}). If this machine is offline, "
-            f"set {ENV_VAR} to a local mnist.npz."
-        ) from exc
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+        return _read_npz(ensure_mnist(progress))
+    except DownloadError as exc:
+        raise DatasetError(f"{exc} If this machine is offline, set {ENV_VAR} to a local mnist.npz.") from exc

@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_core import data, download
 from mnist_core.data import ENV_VAR, DatasetError, load_mnist, split_mnist
+from tests.conftest import SHARED_MNIST
 
 
 def _arrays():
@@ -85,17 +87,61 @@ def test_wrong_content_is_named(key, value, message):
         split_mnist(arrays)
 
 
-def test_without_the_variable_keras_download_is_used(monkeypatch):
-    import keras
-
-    calls = []
-
-    def fake_load_data():
-        calls.append(1)
-        raise OSError("no network")
-
+def test_without_the_variable_the_keras_download_is_used_with_progress(monkeypatch, tmp_path):
+    source = _serve(monkeypatch, tmp_path, SHARED_MNIST.read_bytes())
     monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
-    with pytest.raises(DatasetError, match=f"offline.*{ENV_VAR}"):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(download, "MNIST_SHA256", hashlib.sha256(SHARED_MNIST.read_bytes()).hexdigest())
+    monkeypatch.setattr(data, "_cache", {})
+    seen = []
+    mnist = load_mnist(progress=lambda done, total: seen.append((done, total)))
+    assert mnist.train.y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    size = SHARED_MNIST.stat().st_size
+    assert seen[-1] == (size, size) and all(a[0] < b[0] for a, b in zip(seen, seen[1:]))
+    assert (tmp_path / "keras" / "datasets" / "mnist.npz").read_bytes() == SHARED_MNIST.read_bytes()
+    assert source.requests == 1
+    download.ensure_mnist()  # present and intact: not fetched again
+    assert source.requests == 1
+
+
+def test_a_corrupt_download_is_refused_and_not_kept(monkeypatch, tmp_path):
+    _serve(monkeypatch, tmp_path, b"<html>captive portal</html>")
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(data, "_cache", {})
+    with pytest.raises(DatasetError, match=f"checksum mismatch.*offline.*{ENV_VAR}"):
         load_mnist()
-    assert calls == [1]
+    assert not list((tmp_path / "keras" / "datasets").iterdir())  # no partial or wrong file left behind
+
+
+def test_an_unreachable_server_says_how_to_work_offline(monkeypatch, tmp_path):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(download, "MNIST_URL", "http://127.0.0.1:9/mnist.npz")  # the discard port: refused
+    monkeypatch.setattr(data, "_cache", {})
+    with pytest.raises(DatasetError, match=f"Could not download MNIST.*offline.*{ENV_VAR}"):
+        load_mnist()
+
+
+def _serve(monkeypatch, tmp_path, body: bytes):
+    """Serve `body` on loopback as the MNIST URL; the returned object counts requests."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        requests = 0
+
+        def do_GET(self):  # noqa: N802 - the http.server API
+            Handler.requests += 1
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(download, "MNIST_URL", f"http://127.0.0.1:{server.server_port}/mnist.npz")
+    return Handler

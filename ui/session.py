@@ -7,7 +7,8 @@ import os
 import streamlit as st
 
 from mnist_core.architecture import LayerSpec
-from mnist_core.data import ENV_VAR, DatasetError, Mnist, load_mnist
+from mnist_core.data import ENV_VAR, DatasetError, Mnist, is_loaded, load_mnist
+from mnist_core.download import DownloadError, ensure_mnist
 from mnist_core.settings import TrainSettings
 
 JOB = "job"
@@ -23,11 +24,30 @@ def _shared_mnist(path: str | None) -> Mnist:
 
 def dataset() -> Mnist | None:
     """The process-wide MNIST, or None after showing what is wrong with it."""
+    path = os.environ.get(ENV_VAR) or None
     try:
-        return _shared_mnist(os.environ.get(ENV_VAR) or None)
+        if path is None and not is_loaded(None):
+            _download_with_progress()
+        return _shared_mnist(path)
     except DatasetError as exc:
         st.error(f"**The MNIST dataset could not be loaded.** {exc}", icon=":material/error:")
         return None
+
+
+def _download_with_progress() -> None:
+    """Fetch Keras's MNIST file (the first start on a new machine) with a progress bar."""
+    bar = st.progress(0.0, text="Downloading MNIST (11 MB, once per server)…")
+
+    def progress(done: int, total: int | None) -> None:
+        mb = f"{done / 2**20:.1f} of {total / 2**20:.1f} MB" if total else f"{done / 2**20:.1f} MB"
+        bar.progress(min(done / total, 1.0) if total else 0.0, text=f"Downloading MNIST (once per server): {mb}")
+
+    try:
+        ensure_mnist(progress)
+    except DownloadError as exc:
+        raise DatasetError(f"{exc} If this machine is offline, set {ENV_VAR} to a local mnist.npz.") from exc
+    finally:
+        bar.empty()
 
 
 def current_job():
