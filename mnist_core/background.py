@@ -4,21 +4,59 @@ from __future__ import annotations
 
 import threading
 
+from mnist_core.slots import JobSlots, Ticket, get_slots
+
+QUEUE_STOP_MESSAGE = "Stopped before it started: it was waiting for a free training slot."
+
 
 class BackgroundWork:
-    """Start, pause, resume, stop and join a daemon thread running `self._run`.
+    """Start, pause, resume, stop and join a daemon thread running `self._run` in one of the process's slots.
 
-    Subclasses set `self.state` (with request_pause, request_resume and request_stop) before start.
+    Subclasses set `self.state` (with request_pause, request_resume, request_stop, stop_requested,
+    set_queue_position and set_status) before start. The thread first waits its turn for a slot in `slots`
+    (the process-wide ones by default), reporting its place in line through `state.set_queue_position`, and
+    gives the slot back however `_run` ends.
+
+    A paused job keeps its slot: its model and optimizer state live in the paused thread, so it uses memory but
+    no CPU, and giving the slot up would send Resume to the back of the line behind jobs that started later.
     """
 
-    def __init__(self, thread_name: str):
-        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+    def __init__(self, thread_name: str, slots: JobSlots | None = None):
+        self._slots = slots if slots is not None else get_slots()
+        self._ticket: Ticket | None = None
+        self._thread = threading.Thread(target=self._main, name=thread_name, daemon=True)
 
     def _run(self) -> None:
         raise NotImplementedError
 
+    def _stopped_in_queue(self) -> None:
+        self.state.set_status("stopped", QUEUE_STOP_MESSAGE)
+
     def start(self) -> None:
-        self._thread.start()
+        if self._ticket is not None:
+            raise RuntimeError("background work can only be started once")
+        ticket = self._slots.enqueue(self._thread.name)
+        self._ticket = ticket
+        # Before the thread starts, so the page that pressed Train already sees its place in line.
+        self.state.set_queue_position(self._slots.position(ticket) or 0)
+        try:
+            self._thread.start()
+        except BaseException:
+            self._slots.release(ticket)
+            raise
+
+    def _main(self) -> None:
+        ticket, state = self._ticket, self.state
+        try:
+            granted = self._slots.wait(ticket, lambda: state.stop_requested, on_position=state.set_queue_position)
+            if granted and not state.stop_requested:
+                self._run()  # reports its own failures in the state
+            else:
+                self._stopped_in_queue()
+        except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
+            state.set_status("error", f"Waiting for a training slot failed: {type(exc).__name__}: {exc}")
+        finally:
+            self._slots.release(ticket)
 
     def pause(self) -> None:
         self.state.request_pause()
@@ -28,6 +66,8 @@ class BackgroundWork:
 
     def stop(self) -> None:
         self.state.request_stop()
+        if self._ticket is not None:
+            self._slots.withdraw(self._ticket)  # a waiting job leaves the line now, not at its next poll
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has ended."""
@@ -38,3 +78,7 @@ class BackgroundWork:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def slots(self) -> JobSlots:
+        return self._slots

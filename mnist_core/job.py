@@ -17,6 +17,7 @@ from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, StreamP
 from mnist_core.optimizers import build_optimizer, set_live_params
 from mnist_core.predict import CropPredictor, accuracy, cross_entropy
 from mnist_core.settings import LIVE_PER_BATCH, LIVE_PER_EPOCH, TrainSettings
+from mnist_core.slots import JobSlots
 
 PUSH_SECONDS = 0.25  # live progress at most this often
 STREAM_SECONDS = 0.5  # test-digit stream, forward timing and published weights at most this often
@@ -36,15 +37,25 @@ class ChangeReport:
 
 
 class TrainingJob(BackgroundWork):
-    """Trains a fresh model for `settings` on `data` in a daemon thread; never touches streamlit."""
+    """Trains a fresh model for `settings` on `data` in a daemon thread; never touches streamlit.
 
-    def __init__(self, settings: TrainSettings, data: Mnist, layers: list[LayerSpec] | None = None):
+    The thread takes one of `slots` (the process-wide ones by default) and waits, status "queued", until it can.
+    """
+
+    def __init__(
+        self,
+        settings: TrainSettings,
+        data: Mnist,
+        layers: list[LayerSpec] | None = None,
+        *,
+        slots: JobSlots | None = None,
+    ):
         self.settings = settings
         self.layers = layers if layers is not None else PRESETS[settings.preset]
         self.data = data
         self.state = LiveState(settings.epochs, settings.epochs * len(data.train))
         self.model: keras.Model | None = None
-        super().__init__("mnist-live-training")
+        super().__init__("mnist-live-training", slots)
 
     def change(self, new: TrainSettings) -> ChangeReport:
         """Queue the live-changeable differences from the current settings; report the rest."""

@@ -11,8 +11,8 @@ from typing import Any
 MAX_PROGRESS_POINTS = 1000
 RECENT_PREDICTIONS = 200
 
-# Job lifecycle; the last four are final.
-STATUSES = ("starting", "running", "paused", "stopping", "finished", "stopped", "diverged", "error")
+# Job lifecycle; the last four are final. "queued": waiting for a free training slot (mnist_core.slots).
+STATUSES = ("queued", "starting", "running", "paused", "stopping", "finished", "stopped", "diverged", "error")
 FINAL = ("finished", "stopped", "diverged", "error")
 
 
@@ -58,6 +58,7 @@ class Snapshot:
 
     status: str = "starting"
     message: str = ""
+    queue_position: int = 0  # n > 0: n-th in line for a training slot; 0: holding one (or never queued)
     epoch: int = 0
     epochs: int = 0
     examples_seen: int = 0
@@ -116,7 +117,8 @@ class LiveState:
     # --- control, written by the page, read by the job ---
     def request_pause(self) -> None:
         with self._lock:
-            if not self._snap.final and not self._control.stop:
+            # A queued job has nothing to pause yet, and a paused one would hold its slot once granted.
+            if not self._snap.final and not self._control.stop and self._snap.status != "queued":
                 self._control.paused = True
                 self._paused_at = self._paused_at or time.monotonic()
                 self._snap = replace(self._snap, status="paused")
@@ -160,12 +162,23 @@ class LiveState:
             return self._control.stop
 
     # --- metrics, written by the job ---
+    def set_queue_position(self, position: int) -> None:
+        """n > 0: the job is n-th in line for a training slot; 0: it has one and starts."""
+        with self._lock:
+            if self._snap.final or self._control.stop:
+                self._snap = replace(self._snap, queue_position=position)
+            elif position:
+                self._snap = replace(self._snap, status="queued", queue_position=position, message="")
+            else:
+                self._snap = replace(self._snap, status="starting", queue_position=0, message="")
+
     def set_status(self, status: str, message: str = "") -> None:
         assert status in STATUSES, status
         with self._lock:
-            if self._snap.status == "paused" and status == "running":
+            if self._snap.status == "paused" and status in ("starting", "running"):
                 return  # a pause requested meanwhile wins
-            self._snap = replace(self._snap, status=status, message=message)
+            position = self._snap.queue_position if status == "queued" else 0
+            self._snap = replace(self._snap, status=status, message=message, queue_position=position)
 
     def update(self, **fields: Any) -> None:
         """Set scalar tiles (examples_seen, loss, ms_step, ...)."""

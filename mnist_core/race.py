@@ -29,6 +29,7 @@ from mnist_core.job import DIVERGED_LOSS, LOSS_WINDOW, L2Decay, PerBatch  # the 
 from mnist_core.optimizers import build_optimizer
 from mnist_core.predict import CropPredictor, accuracy
 from mnist_core.settings import OPTIMIZERS, OptimizerSettings, SettingsError, default_optimizer, parse_field
+from mnist_core.slots import JobSlots
 
 EVAL_EVERY = 5_000
 TEST_SUBSET = 2_000  # test accuracy uses the first 2,000 test images (k crops each) to keep evaluation cheap
@@ -39,7 +40,7 @@ DEFAULT_LINEUP = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "
 COLUMNS = ("name", "optimizer", "learning_rate", "momentum", "rho", "beta_1", "beta_2", "epsilon")
 COLUMNS += ("batch_size", "weight_decay")
 
-RACE_STATUSES = ("starting", "running", "paused", "stopping", "finished", "stopped", "error")
+RACE_STATUSES = ("queued", "starting", "running", "paused", "stopping", "finished", "stopped", "error")
 FINAL = ("finished", "stopped", "error")
 CONTESTANT_FINAL = ("finished", "stopped", "diverged")
 
@@ -92,6 +93,7 @@ class RaceSnapshot:
     elapsed_seconds: float
     statuses: dict[str, str]
     points: dict[str, tuple[RacePoint, ...]]
+    queue_position: int = 0  # n > 0: n-th in line for a training slot (status "queued"); 0: holding one
 
 
 # --- validation of the editable table ---
@@ -165,6 +167,7 @@ class RaceState:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._status, self._message = "starting", ""
+        self._queue_position = 0
         self._budget = budget_examples
         self._statuses = dict.fromkeys(names, "waiting")
         self._points: dict[str, list[RacePoint]] = {name: [] for name in names}
@@ -174,7 +177,8 @@ class RaceState:
 
     def request_pause(self) -> None:
         with self._lock:
-            if self._status not in FINAL and not self._stop:
+            # A queued race has nothing to pause yet, and a paused one would hold its slot once granted.
+            if self._status not in FINAL and not self._stop and self._status != "queued":
                 self._paused, self._status = True, "paused"
 
     def request_resume(self) -> None:
@@ -202,12 +206,21 @@ class RaceState:
         with self._lock:
             return self._stop
 
+    def set_queue_position(self, position: int) -> None:
+        """n > 0: the race is n-th in line for a training slot; 0: it has one and starts."""
+        with self._lock:
+            self._queue_position = position
+            if self._status not in FINAL and not self._stop:
+                self._status, self._message = ("queued" if position else "starting"), ""
+
     def set_status(self, status: str, message: str = "") -> None:
         assert status in RACE_STATUSES, status
         with self._lock:
-            if self._status == "paused" and status == "running":
+            if self._status == "paused" and status in ("starting", "running"):
                 return  # a pause requested meanwhile wins
             self._status, self._message = status, message
+            if status != "queued":
+                self._queue_position = 0
             if status in FINAL:
                 self._ended = time.monotonic()
 
@@ -230,6 +243,7 @@ class RaceState:
                 end - self._started,
                 dict(self._statuses),
                 {name: tuple(points) for name, points in self._points.items()},
+                self._queue_position,
             )
 
 
@@ -326,6 +340,9 @@ class Race(BackgroundWork):
     Crops: each model's crop layer gets the same seed, so its SeedGenerator draws the same offsets for the n-th
     batch in every model. Contestants with equal batch sizes therefore see identical crops; with different batch
     sizes the examples and their order are still identical but the crops differ (one draw per batch).
+
+    The whole race takes one of `slots` (the process-wide ones by default): its contestants train in turn, never
+    at once, so they need no more.
     """
 
     def __init__(
@@ -337,6 +354,8 @@ class Race(BackgroundWork):
         budget_examples: int | None = None,
         eval_every_examples: int = EVAL_EVERY,
         crops: int = 4,
+        *,
+        slots: JobSlots | None = None,
     ):
         names = [c.name for c in contestants]
         if not contestants or len(set(names)) != len(names):
@@ -351,7 +370,7 @@ class Race(BackgroundWork):
         self.state = RaceState(names, self.budget_examples)
         self.runners: list[_Runner] = []
         self._test = data.test.x[:TEST_SUBSET], data.test.y[:TEST_SUBSET]
-        super().__init__("mnist-live-race")
+        super().__init__("mnist-live-race", slots)
 
     def results(self) -> list[ContestantResult]:
         """Each contestant's final numbers, from the recorded evaluation points."""
@@ -387,6 +406,11 @@ class Race(BackgroundWork):
             for variable, value in zip(_seed_states(model), seeds, strict=True):
                 variable.assign(value)
             self.runners.append(_Runner(contestant, model, self.state))
+
+    def _stopped_in_queue(self) -> None:
+        for name in self.state.snapshot().statuses:
+            self.state.set_contestant(name, "stopped")
+        super()._stopped_in_queue()
 
     def _run(self) -> None:
         state = self.state

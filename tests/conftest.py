@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests run jobs one after another; a limit above the default (1 on 2 CPUs) keeps a test whose job is still
+# finishing from queueing the next test's job. The queue itself is tested with its own JobSlots.
+os.environ.setdefault("MNIST_LIVE_MAX_JOBS", "4")
+
 import mnist_core  # noqa: F401 - sets TensorFlow's environment before anything imports it
 from mnist_core.data import ENV_VAR, Mnist, Split, load_mnist
 

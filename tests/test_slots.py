@@ -1,0 +1,268 @@
+"""The process-wide limit on training jobs: the FIFO slots alone, then real jobs and races queued behind it."""
+
+import threading
+import time
+
+import pytest
+
+from mnist_core.job import TrainingJob
+from mnist_core.race import Contestant, Race
+from mnist_core.settings import OptimizerSettings, TrainSettings, default_optimizer
+from mnist_core.slots import ENV_VAR, JobSlots, default_limit, get_slots, limit_from_env
+from mnist_core.threads import INTER_ENV, INTRA_ENV, cgroup_cpu_quota, configure_tensorflow_threads, thread_counts
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.timeout(300)
+
+
+# --- JobSlots alone ---
+
+
+def test_tickets_take_free_slots_then_wait_in_order():
+    slots = JobSlots(2)
+    a, b, c, d = (slots.enqueue(name) for name in "abcd")
+    assert [slots.position(t) for t in (a, b, c, d)] == [0, 0, 1, 2]
+    assert (slots.running_count, slots.queued_count, slots.limit) == (2, 2, 2)
+    slots.release(b)
+    assert [slots.position(t) for t in (a, b, c, d)] == [0, None, 0, 1]
+    e = slots.enqueue("e")
+    slots.release(a)
+    assert [slots.position(t) for t in (c, d, e)] == [0, 0, 1]  # d was first in line, not the newcomer e
+
+
+def test_release_is_idempotent():
+    slots = JobSlots(1)
+    a, b, c = (slots.enqueue(name) for name in "abc")
+    slots.release(a)
+    slots.release(a)
+    assert [slots.position(t) for t in (b, c)] == [0, 1]
+    assert (slots.running_count, slots.queued_count) == (1, 1)
+
+
+def test_withdraw_takes_a_waiting_ticket_out_of_line_but_not_a_running_one():
+    slots = JobSlots(1)
+    a, b, c = (slots.enqueue(name) for name in "abc")
+    assert not slots.withdraw(a) and slots.position(a) == 0
+    assert slots.withdraw(b) and slots.position(b) is None and slots.position(c) == 1
+    assert not slots.withdraw(b)
+    slots.release(b)  # a withdrawn ticket releases as a no-op
+    assert (slots.running_count, slots.queued_count) == (1, 1)
+
+
+def _wait_in_thread(slots, ticket, abandon=lambda: False):
+    heard, result = [], []
+    thread = threading.Thread(target=lambda: result.append(slots.wait(ticket, abandon, 0.05, on_position=heard.append)))
+    thread.start()
+    return thread, heard, result
+
+
+def test_wait_reports_each_move_up_and_returns_when_granted():
+    slots = JobSlots(1)
+    a, b, c = (slots.enqueue(name) for name in "abc")
+    thread, heard, result = _wait_in_thread(slots, c)
+    wait_until(lambda: heard == [2], timeout=10)
+    slots.release(a)
+    wait_until(lambda: heard == [2, 1], timeout=10)
+    assert thread.is_alive()
+    slots.release(b)
+    thread.join(timeout=10)
+    assert result == [True] and heard == [2, 1, 0] and slots.position(c) == 0
+
+
+def test_an_abandoned_wait_leaves_the_line():
+    slots = JobSlots(1)
+    a, b, c = (slots.enqueue(name) for name in "abc")
+    give_up = threading.Event()
+    thread, heard, result = _wait_in_thread(slots, b, give_up.is_set)
+    wait_until(lambda: heard == [1], timeout=10)
+    give_up.set()
+    thread.join(timeout=10)
+    assert result == [False] and slots.position(b) is None and slots.position(c) == 1
+    slots.release(a)
+    assert slots.position(c) == 0
+
+
+def test_a_withdrawn_ticket_stops_waiting_at_once():
+    slots = JobSlots(1)
+    slots.enqueue("a")
+    b = slots.enqueue("b")
+    thread, heard, result = _wait_in_thread(slots, b)
+    wait_until(lambda: heard == [1], timeout=10)
+    slots.withdraw(b)
+    thread.join(timeout=10)
+    assert result == [False]
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "abc", "1.5", "", "  "])
+def test_unusable_limits_fall_back_to_the_default(raw):
+    limit, note = limit_from_env({ENV_VAR: raw}, cpus=8)
+    assert limit == default_limit(8) == 4
+    assert (ENV_VAR in note and repr(raw) in note) if raw.strip() else note == ""
+    slots = JobSlots.from_env({ENV_VAR: raw}, cpus=8)
+    assert slots.limit == 4 and slots.limit_note == note
+
+
+def test_a_valid_limit_is_used_and_the_default_follows_the_cpus():
+    assert limit_from_env({ENV_VAR: " 3 "}, cpus=2) == (3, "")
+    assert limit_from_env({}, cpus=2) == (1, "")
+    assert [default_limit(n) for n in (1, 2, 3, 4, 16)] == [1, 1, 1, 2, 8]
+    assert get_slots() is get_slots() and get_slots().limit >= 1
+    with pytest.raises(ValueError):
+        JobSlots(0)
+
+
+# --- CPUs and TensorFlow's thread pools ---
+
+
+def test_pools_are_sized_for_the_machine_and_the_jobs_that_may_run():
+    assert thread_counts(cpus=2, limit=1) == (2, 2)  # TensorFlow's own defaults on 2 CPUs
+    assert thread_counts(cpus=1, limit=1) == (1, 1)
+    assert thread_counts(cpus=16, limit=8) == (16, 9)
+    assert thread_counts(cpus=64, limit=2) == (64, 3)
+
+
+def test_thread_settings_made_by_hand_win():
+    environ = {}
+    assert configure_tensorflow_threads(limit=2, cpus=8, environ=environ) == (8, 3)
+    assert environ == {INTRA_ENV: "8", INTER_ENV: "3"}
+    environ = {INTRA_ENV: "3", INTER_ENV: "zero"}
+    assert configure_tensorflow_threads(limit=2, cpus=8, environ=environ) == (3, 0)  # 0: TensorFlow decides
+    assert environ == {INTRA_ENV: "3", INTER_ENV: "zero"}
+
+
+@pytest.mark.parametrize(
+    ("files", "quota"),
+    [
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu.max": "150000 100000\n"}, 1.5),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
+        ({"cpu.max": "garbage"}, None),
+        ({}, None),
+    ],
+)
+def test_a_container_cpu_quota_is_read(tmp_path, files, quota):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpu_quota(tmp_path) == quota
+
+
+def test_a_quota_caps_the_cpu_count(tmp_path):
+    from mnist_core.threads import cpu_count
+
+    (tmp_path / "cpu.max").write_text("50000 100000")
+    assert cpu_count(tmp_path) == 1
+    assert cpu_count(tmp_path / "none") >= 1
+
+
+# --- real jobs and races on tiny MNIST ---
+
+
+def _job(data, slots, **changes):
+    return TrainingJob(TrainSettings(batch_size=50, epochs=1, seed=0).with_(**changes), data, slots=slots)
+
+
+def test_a_second_job_waits_its_turn_then_runs(tiny):
+    slots = JobSlots(1)
+    first, second = _job(tiny, slots), _job(tiny, slots)
+    first.start()
+    second.start()
+    snap = second.state.snapshot()
+    assert (snap.status, snap.queue_position) == ("queued", 1)
+    assert first.state.snapshot().queue_position == 0
+    second.pause()  # nothing to pause yet: it would hold its slot paused once granted
+    assert second.state.snapshot().status == "queued"
+    wait_until(lambda: first.state.snapshot().examples_seen > 0)
+    assert second.state.snapshot().examples_seen == 0 and second.alive
+    assert first.join(timeout=200) and first.state.snapshot().status == "finished"
+    assert second.join(timeout=200)
+    snap = second.state.snapshot()
+    assert (snap.status, snap.queue_position, snap.examples_seen) == ("finished", 0, len(tiny.train))
+    assert (slots.running_count, slots.queued_count) == (0, 0)
+
+
+def test_stopping_a_queued_job_ends_its_thread_and_frees_its_place(tiny):
+    slots = JobSlots(1)
+    running, queued, behind = _job(tiny, slots, epochs=100), _job(tiny, slots), _job(tiny, slots)
+    for job in (running, queued, behind):
+        job.start()
+    assert behind.state.snapshot().queue_position == 2
+    started = time.monotonic()
+    queued.stop()
+    assert queued.join(timeout=10)
+    assert time.monotonic() - started < 5
+    snap = queued.state.snapshot()
+    assert snap.status == "stopped" and "waiting for a free training slot" in snap.message
+    assert snap.examples_seen == 0 and snap.queue_position == 0
+    wait_until(lambda: behind.state.snapshot().queue_position == 1, timeout=10)
+    assert (slots.running_count, slots.queued_count) == (1, 1)
+    behind.stop()
+    running.stop()
+    assert behind.join(timeout=10) and running.join(timeout=60)
+    assert (slots.running_count, slots.queued_count) == (0, 0)
+
+
+def test_a_diverged_job_gives_its_slot_back(tiny):
+    slots = JobSlots(1)
+    sgd = default_optimizer("sgd")
+    job = _job(tiny, slots, optimizer=type(sgd)("sgd", sgd.params | {"learning_rate": 10.0}), epochs=20)
+    job.start()
+    assert job.join(timeout=200)
+    assert job.state.snapshot().status == "diverged" and slots.running_count == 0
+    after = _job(tiny, slots)
+    after.start()
+    assert after.state.snapshot().status == "starting"  # straight in, no queue
+    after.stop()
+    assert after.join(timeout=60)
+
+
+def test_a_failed_job_gives_its_slot_back(tiny, monkeypatch):
+    import mnist_core.job
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no network today")
+
+    monkeypatch.setattr(mnist_core.job, "build_model", broken)
+    slots = JobSlots(1)
+    job = _job(tiny, slots)
+    job.start()
+    assert job.join(timeout=60)
+    snap = job.state.snapshot()
+    assert snap.status == "error" and "no network today" in snap.message
+    assert (slots.running_count, slots.queued_count) == (0, 0)
+
+
+def _adam(name):
+    return Contestant(name, OptimizerSettings("adam", default_optimizer("adam").params), 50, 0.001)
+
+
+def test_a_race_takes_one_slot_and_queues_like_a_job(tiny):
+    slots = JobSlots(1)
+    race = Race([_adam("a"), _adam("b")], tiny, budget_examples=400, eval_every_examples=200, slots=slots)
+    job = _job(tiny, slots)
+    race.start()
+    job.start()
+    assert race.state.snapshot().queue_position == 0 and job.state.snapshot().queue_position == 1
+    assert race.join(timeout=200) and race.state.snapshot().status == "finished"
+    assert job.join(timeout=200) and job.state.snapshot().status == "finished"
+    assert (slots.running_count, slots.queued_count) == (0, 0)
+
+
+def test_a_queued_race_stops_at_once(tiny):
+    slots = JobSlots(1)
+    job = _job(tiny, slots, epochs=100)
+    race = Race([_adam("a"), _adam("b")], tiny, budget_examples=400, slots=slots)
+    job.start()
+    race.start()
+    snap = race.state.snapshot()
+    assert (snap.status, snap.queue_position) == ("queued", 1)
+    race.stop()
+    assert race.join(timeout=10)
+    snap = race.state.snapshot()
+    assert snap.status == "stopped" and snap.queue_position == 0
+    assert snap.statuses == {"a": "stopped", "b": "stopped"}
+    assert [r.status for r in race.results()] == ["stopped", "stopped"]
+    job.stop()
+    assert job.join(timeout=60)
+    assert (slots.running_count, slots.queued_count) == (0, 0)
