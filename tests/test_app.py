@@ -346,3 +346,105 @@ def test_an_applied_layer_table_becomes_the_train_and_compare_pages_network():
     _button(at, "Reset").click().run()
     at.switch_page("pages/compare.py").run()
     assert any("Your network from the editor (4,890 weights)" in c.value for c in [*at.caption, *at.markdown])
+
+
+def _linked_app(**params: str) -> AppTest:
+    """The app opened from a link with these query parameters."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _toasts(at: AppTest) -> list[str]:
+    """The toasts' text with the Markdown escapes taken out."""
+    import re
+
+    return [re.sub(r"\\(.)", r"\1", t.value) for t in at.toast]
+
+
+def test_a_link_sets_up_the_sidebar():
+    at = _linked_app(opt="sgd", lr="0.05", epochs="3", k="8", decay="0", net="large", seed="42")
+    assert at.sidebar.selectbox(key="optimizer").value == "sgd"
+    assert at.sidebar.text_input(key="sgd.learning_rate").value == "0.05"
+    assert at.number_input(key="epochs").value == 3
+    assert at.number_input(key="crops").value == 8
+    assert at.number_input(key="seed").value == 42
+    assert at.sidebar.text_input(key="weight_decay").value == "0"
+    assert at.sidebar.selectbox(key="preset").value == "large"
+    assert at.session_state["settings"].optimizer.params == {"learning_rate": 0.05}
+    assert not at.toast and not at.error
+    assert at.query_params == {
+        "opt": "sgd",
+        "lr": "0.05",
+        "epochs": "3",
+        "k": "8",
+        "decay": "0",
+        "net": "large",
+        "seed": "42",
+    }
+
+
+def test_garbage_in_a_link_falls_back_to_defaults_with_one_notice():
+    at = _linked_app(seed="banana", lr="inf", batch="-3", opt="lion", net="custom", ema="x" * 10_000, ref="mail")
+    [notice] = _toasts(at)
+    assert "Ignored seed=banana from the link: Seed: 'banana' is not a number. Using 0." in notice
+    assert "Ignored opt=lion from the link" in notice and "Using Adadelta." in notice
+    assert "Ignored lr=inf" in notice and "Ignored batch=-3" in notice and "Ignored net=custom" in notice
+    assert "Ignored ema=xxxxxxxxxxxxxxxxxxxx… from the link" in notice and len(notice) < 2_000
+    assert at.sidebar.selectbox(key="optimizer").value == "adadelta"
+    assert at.sidebar.text_input(key="adadelta.learning_rate").value == "1"
+    assert at.number_input(key="seed").value == 0
+    assert at.sidebar.selectbox(key="preset").value == "convnetjs"
+    assert not at.error and not _button(at, "Train").disabled  # the page works, with the defaults
+    assert at.query_params == {"ref": "mail"}  # the garbage is gone; a parameter of someone else's stays
+    at.number_input(key="epochs").set_value(2).run()
+    assert not at.toast  # shown once, not on every rerun
+    assert at.query_params == {"ref": "mail", "epochs": "2"}
+
+
+def test_changing_the_sidebar_updates_the_link_with_non_defaults_only():
+    at = _app()
+    assert at.query_params == {}
+    at.sidebar.selectbox(key="optimizer").set_value("adam").run()
+    assert at.query_params == {"opt": "adam"}
+    at.sidebar.text_input(key="adam.learning_rate").set_value("0.002").run()
+    at.number_input(key="seed").set_value(7).run()
+    assert at.query_params == {"opt": "adam", "lr": "0.002", "seed": "7"}
+    at.sidebar.text_input(key="adam.learning_rate").set_value("fast").run()  # invalid: the last valid set-up stays
+    assert at.query_params == {"opt": "adam", "lr": "0.002", "seed": "7"}
+    at.sidebar.text_input(key="adam.learning_rate").set_value("0.001").run()  # Adam's default
+    at.number_input(key="seed").set_value(0).run()
+    assert at.query_params == {"opt": "adam"}
+    assert not at.toast
+
+
+def test_a_linked_set_up_survives_switching_pages():
+    at = _linked_app(opt="momentum", momentum="0.5", epochs="2")
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Draw a digit"
+    assert at.sidebar.text_input(key="momentum.momentum").value == "0.5"
+    assert at.query_params == {"opt": "momentum", "momentum": "0.5", "epochs": "2"}
+    at.switch_page("pages/train.py").run()
+    assert at.number_input(key="epochs").value == 2 and not at.toast
+
+
+def test_a_bad_link_to_the_draw_page_explains_itself_and_the_page_works():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["seed"] = "banana"
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Draw a digit"
+    assert any("Ignored seed=banana" in t for t in _toasts(at))
+    assert at.query_params == {}
+
+
+def test_a_network_from_the_editor_is_marked_in_the_link():
+    at = _app()
+    at.session_state["custom_layers"] = SMALL_NET  # as "Apply and reset training" does
+    at.run()
+    at.sidebar.selectbox(key="preset").set_value("custom").run()
+    assert not at.exception, at.exception
+    assert at.query_params == {"net": "custom"}  # whoever opens this link is told the network stayed behind

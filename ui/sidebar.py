@@ -8,6 +8,7 @@ import streamlit as st
 
 from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, validate_settings
 from ui.network import PRESET_KEY, network_choices, network_label
+from ui.query_settings import initial_values, mirror_to_link
 
 SETTINGS = "settings"
 _HELP = {
@@ -28,31 +29,57 @@ _HELP = {
 def sidebar_settings() -> TrainSettings | None:
     """Draw the sidebar; return the valid settings, or None after showing each field's error."""
     defaults = TrainSettings()
+    linked = initial_values()  # a shared link's settings by widget key, on the session's first run only
     with st.sidebar:
         st.subheader("Training settings")
-        name = st.selectbox("Optimizer", list(OPTIMIZERS), format_func=lambda n: OPTIMIZERS[n].label, key="optimizer")
+        names = list(OPTIMIZERS)
+        name = st.selectbox(
+            "Optimizer",
+            names,
+            index=names.index(linked.get("optimizer", defaults.optimizer.name)),
+            format_func=lambda n: OPTIMIZERS[n].label,
+            key="optimizer",
+        )
         raw: dict = {"optimizer": name}
         for field, default in OPTIMIZERS[name].fields.items():
+            key = f"{name}.{field}"
             raw[field] = st.text_input(
-                FIELDS[field].label, f"{default:g}", key=f"{name}.{field}", help=_HELP.get(field)
+                FIELDS[field].label, linked.get(key, f"{default:g}"), key=key, help=_HELP.get(field)
             )
         left, right = st.columns(2)
         raw["batch_size"] = left.number_input(
-            "Batch size", value=defaults.batch_size, step=16, key="batch_size", help=_HELP["batch_size"]
+            "Batch size",
+            value=linked.get("batch_size", defaults.batch_size),
+            step=16,
+            key="batch_size",
+            help=_HELP["batch_size"],
         )
-        raw["epochs"] = right.number_input("Epochs", value=defaults.epochs, step=1, key="epochs", help=_HELP["epochs"])
+        raw["epochs"] = right.number_input(
+            "Epochs", value=linked.get("epochs", defaults.epochs), step=1, key="epochs", help=_HELP["epochs"]
+        )
         raw["weight_decay"] = st.text_input(
-            FIELDS["weight_decay"].label, f"{defaults.weight_decay:g}", key="weight_decay", help=_HELP["weight_decay"]
+            FIELDS["weight_decay"].label,
+            linked.get("weight_decay", f"{defaults.weight_decay:g}"),
+            key="weight_decay",
+            help=_HELP["weight_decay"],
         )
         raw["averaging"] = st.text_input(
-            FIELDS["averaging"].label, f"{defaults.averaging:g}", key="averaging", help=_HELP["averaging"]
+            FIELDS["averaging"].label,
+            linked.get("averaging", f"{defaults.averaging:g}"),
+            key="averaging",
+            help=_HELP["averaging"],
         )
-        raw["crops"] = left.number_input("Crops (k)", value=defaults.crops, step=1, key="crops", help=_HELP["crops"])
-        raw["seed"] = right.number_input("Seed", value=defaults.seed, step=1, key="seed", help=_HELP["seed"])
+        raw["crops"] = left.number_input(
+            "Crops (k)", value=linked.get("crops", defaults.crops), step=1, key="crops", help=_HELP["crops"]
+        )
+        raw["seed"] = right.number_input(
+            "Seed", value=linked.get("seed", defaults.seed), step=1, key="seed", help=_HELP["seed"]
+        )
         choices = network_choices()
         raw["preset"] = st.selectbox(
             "Network",
             list(choices),
+            index=list(choices).index(linked.get(PRESET_KEY, defaults.preset)),
             format_func=partial(network_label, choices=choices),
             key=PRESET_KEY,
             help=_HELP["preset"],
@@ -64,4 +91,5 @@ def sidebar_settings() -> TrainSettings | None:
                 st.error(message, icon=":material/error:")
             settings = None
     st.session_state[SETTINGS] = settings
+    mirror_to_link(settings)
     return settings
