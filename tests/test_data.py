@@ -63,6 +63,13 @@ def test_not_a_zip_at_all(tmp_path):
         load_mnist(tmp_path / "text.npz")
 
 
+def test_empty_file(tmp_path):
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(b"")
+    with pytest.raises(DatasetError, match="unreadable or truncated"):
+        load_mnist(path)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(DatasetError, match=f"not found.*{ENV_VAR}"):
         load_mnist(tmp_path / "nope.npz")

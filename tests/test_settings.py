@@ -52,6 +52,13 @@ def test_strings_parse():
         ("epochs", 0, "Epochs: 0 is out of range"),
         ("crops", 100, "Crops per prediction: 100 is out of range"),
         ("seed", -1, "Seed: -1 is out of range"),
+        ("seed", 2**31, "Seed: 2147483648 is out of range"),
+        ("batch_size", 10**9, "Batch size: 1000000000 is out of range"),
+        ("learning_rate", "1e400", "Learning rate: must be a finite number"),
+        ("learning_rate", "", "Learning rate: '' is not a number"),
+        ("epochs", None, "Epochs: 'None' is not a number"),
+        ("averaging", "1", "Weight averaging (EMA): 1 is out of range"),
+        ("rho", [0.9], "Rho: '[0.9]' is not a number"),
     ],
 )
 def test_bad_values_name_their_field(field, value, message):
