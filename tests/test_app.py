@@ -448,3 +448,26 @@ def test_a_network_from_the_editor_is_marked_in_the_link():
     at.sidebar.selectbox(key="preset").set_value("custom").run()
     assert not at.exception, at.exception
     assert at.query_params == {"net": "custom"}  # whoever opens this link is told the network stayed behind
+
+
+def test_inside_page_shows_the_sessions_network_while_it_trains():
+    at = _app()
+    at.number_input(key="epochs").set_value(1).run()
+    _button(at, "Train").click().run()
+    job = at.session_state["job"]
+    from tests.conftest import wait_until
+
+    wait_until(lambda: job.state.snapshot().weights_version > 1, timeout=120)
+    at.switch_page("pages/inside.py").run()
+    at.session_state["inside_tab"] = "Filters"
+    at.run()
+    assert not at.exception, at.exception
+    assert any("**Your network** (training now" in m.value for m in at.markdown)
+    assert any("Redrawn every 2 s while your network trains" in c.value for c in at.caption)
+    at.session_state["inside_tab"] = "Errors"
+    at.run()
+    assert any(b.label == "Evaluate the latest weights" for b in at.button)  # no full evaluation mid-training
+    _button(at, "Evaluate the latest weights").click().run()
+    assert any("of the 10,000 test digits read right" in m.value for m in at.markdown)
+    job.stop()
+    assert job.join(timeout=120)
