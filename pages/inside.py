@@ -25,7 +25,17 @@ st.caption(
 settings = st.session_state.get(SETTINGS) or TrainSettings()
 data = dataset()
 who = answerer()
-st.markdown(f"Showing {who.description}")
+
+
+@st.fragment(run_every=2.0 if who.training else None)
+def _shown() -> None:
+    now = answerer()
+    if who.training and not now.training:
+        st.rerun()  # the job ended: every tab redraws once with the final network
+    st.markdown(f"Showing {now.description}")
+
+
+_shown()
 
 tabs = dict(zip(TABS, st.tabs(TABS, key="inside_tab", on_change="rerun")))
 if tabs["Architecture"].open:
