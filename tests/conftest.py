@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 os.environ.setdefault("MNIST_LIVE_MAX_JOBS", "4")
 
 import mnist_core  # noqa: F401 - sets TensorFlow's environment before anything imports it
+from mnist_core import data, download
 from mnist_core.data import ENV_VAR, Mnist, Split, load_mnist
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,3 +54,38 @@ def wait_until(predicate, timeout: float = 120.0, step: float = 0.05) -> bool:
             return True
         time.sleep(step)
     raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def served_mnist(monkeypatch, tmp_path):
+    """The shared MNIST file served on loopback as the download, Keras's cache in tmp_path, no file given."""
+    source = serve_on_loopback(monkeypatch, tmp_path, SHARED_MNIST.read_bytes())
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(download, "MNIST_SHA256", hashlib.sha256(SHARED_MNIST.read_bytes()).hexdigest())
+    monkeypatch.setattr(data, "_cache", {})
+    return source
+
+
+def serve_on_loopback(monkeypatch, tmp_path, body: bytes):
+    """Serve `body` on loopback as the MNIST URL; the returned object counts requests."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        requests = 0
+
+        def do_GET(self):  # noqa: N802 - the http.server API
+            Handler.requests += 1
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(download, "MNIST_URL", f"http://127.0.0.1:{server.server_port}/mnist.npz")
+    return Handler

@@ -7,7 +7,7 @@ import pytest
 
 from mnist_core import data, download
 from mnist_core.data import ENV_VAR, DatasetError, load_mnist, split_mnist
-from tests.conftest import SHARED_MNIST
+from tests.conftest import SHARED_MNIST, serve_on_loopback
 
 
 def _arrays():
@@ -94,12 +94,8 @@ def test_wrong_content_is_named(key, value, message):
         split_mnist(arrays)
 
 
-def test_without_the_variable_the_keras_download_is_used_with_progress(monkeypatch, tmp_path):
-    source = _serve(monkeypatch, tmp_path, SHARED_MNIST.read_bytes())
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setattr(download, "MNIST_SHA256", hashlib.sha256(SHARED_MNIST.read_bytes()).hexdigest())
-    monkeypatch.setattr(data, "_cache", {})
+def test_without_the_variable_the_keras_download_is_used_with_progress(served_mnist, tmp_path):
+    source = served_mnist
     seen = []
     mnist = load_mnist(progress=lambda done, total: seen.append((done, total)))
     assert mnist.train.y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
@@ -112,7 +108,7 @@ def test_without_the_variable_the_keras_download_is_used_with_progress(monkeypat
 
 
 def test_a_corrupt_download_is_refused_and_not_kept(monkeypatch, tmp_path):
-    _serve(monkeypatch, tmp_path, b"<html>captive portal</html>")
+    serve_on_loopback(monkeypatch, tmp_path, b"<html>captive portal</html>")
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(data, "_cache", {})
@@ -128,27 +124,3 @@ def test_an_unreachable_server_says_how_to_work_offline(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "_cache", {})
     with pytest.raises(DatasetError, match=f"Could not download MNIST.*offline.*{ENV_VAR}"):
         load_mnist()
-
-
-def _serve(monkeypatch, tmp_path, body: bytes):
-    """Serve `body` on loopback as the MNIST URL; the returned object counts requests."""
-    import http.server
-    import threading
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        requests = 0
-
-        def do_GET(self):  # noqa: N802 - the http.server API
-            Handler.requests += 1
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(download, "MNIST_URL", f"http://127.0.0.1:{server.server_port}/mnist.npz")
-    return Handler

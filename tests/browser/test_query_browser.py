@@ -1,11 +1,11 @@
 """A person following shared links: the sidebar takes the link's settings, and a bad link is explained."""
 
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.browser.conftest import SCREENSHOTS
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -19,18 +19,9 @@ def _query(page) -> dict[str, list[str]]:
     return parse_qs(urlsplit(_url(page)).query, keep_blank_values=True)
 
 
-def _wait_until(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError("the page did not get there in time")
-
-
 def _sidebar_shows(page, optimizer: str, learning_rate: str, epochs: str) -> None:
     sidebar = page.locator('[data-testid="stSidebar"]')
-    _wait_until(lambda: sidebar.locator('input[aria-label="Optimizer"]').input_value() == optimizer)
+    wait_until(lambda: sidebar.locator('input[aria-label="Optimizer"]').input_value() == optimizer)
     assert sidebar.locator('input[aria-label="Learning rate"]').input_value() == learning_rate
     assert sidebar.locator('input[aria-label="Epochs"]').input_value() == epochs
 
@@ -53,16 +44,16 @@ def test_a_link_sets_up_the_sidebar_and_the_url_follows_it(context, server_url):
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Draw", exact=True).click()
     page.get_by_text("Draw a digit on the canvas").wait_for(timeout=60_000)
     _sidebar_shows(page, "SGD", "0.05", "3")
-    _wait_until(lambda: _query(page) == {"opt": ["sgd"], "lr": ["0.05"], "epochs": ["3"]})  # survives the switch
+    wait_until(lambda: _query(page) == {"opt": ["sgd"], "lr": ["0.05"], "epochs": ["3"]})  # survives the switch
 
     epochs = page.locator('[data-testid="stSidebar"] input[aria-label="Epochs"]')
     epochs.fill("4")
     epochs.press("Enter")
-    _wait_until(lambda: _query(page).get("epochs") == ["4"])
+    wait_until(lambda: _query(page).get("epochs") == ["4"])
     field = page.locator('[data-testid="stSidebar"] input[aria-label="Learning rate"]')
     field.fill("0.01")  # SGD's default: it leaves the URL
     field.press("Enter")
-    _wait_until(lambda: _query(page) == {"opt": ["sgd"], "epochs": ["4"]})
+    wait_until(lambda: _query(page) == {"opt": ["sgd"], "epochs": ["4"]})
     assert urlsplit(_url(page)).path == "/draw"
     assert not page.locator('[data-testid="stException"]').count()
 
@@ -79,7 +70,7 @@ def test_a_bad_link_says_which_value_it_ignored_and_the_page_works(context, serv
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert sidebar.locator('input[aria-label="Seed"]').input_value() == "0"
     assert sidebar.locator('input[aria-label="Epochs"]').input_value() == "2"  # the good value was taken
-    _wait_until(lambda: _query(page) == {"epochs": ["2"]})
+    wait_until(lambda: _query(page) == {"epochs": ["2"]})
 
     page.get_by_role("button", name="Random test digit").or_(page.get_by_text("Random test digit")).first.click()
     page.locator('[data-testid="stHtml"]').filter(has_text="confident").first.wait_for(timeout=60_000)

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.browser.conftest import SCREENSHOTS
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -19,25 +20,16 @@ def _examples(page) -> int:
     return int(_metric(page, "Examples seen").replace(",", ""))
 
 
-def _wait_until(predicate, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError("the page did not get there in time")
-
-
 def test_train_pause_resume_and_watch_it_learn(page):
     page.screenshot(path=SCREENSHOTS / "train_before.png", full_page=True)
     page.get_by_role("button", name="Train", exact=True).click()
-    _wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10 and _examples(page) > 0)
+    wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10 and _examples(page) > 0)
     first = _examples(page)
-    _wait_until(lambda: _examples(page) > first + 5000)  # tiles redraw while it trains
+    wait_until(lambda: _examples(page) > first + 5000)  # tiles redraw while it trains
 
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     assert charts.count() == 2
-    _wait_until(lambda: page.locator(".mnl-card").count() > 5)  # the test-digit stream
+    wait_until(lambda: page.locator(".mnl-card").count() > 5)  # the test-digit stream
     assert page.get_by_text(re.compile(r"Training · epoch \d of 6")).is_visible()
 
     page.get_by_role("button", name="Pause", exact=True).click()
@@ -49,7 +41,7 @@ def test_train_pause_resume_and_watch_it_learn(page):
     assert page.get_by_text(re.compile(r"Paused · epoch")).is_visible()
 
     page.get_by_role("button", name="Resume", exact=True).click()
-    _wait_until(lambda: _examples(page) > paused_at + 2000)
+    wait_until(lambda: _examples(page) > paused_at + 2000)
 
     # Another page meanwhile: training goes on, and the Draw page answers with this network.
     before_leaving = _examples(page)
@@ -57,17 +49,17 @@ def test_train_pause_resume_and_watch_it_learn(page):
     page.get_by_role("button", name="Random test digit").or_(page.get_by_text("Random test digit")).first.click()
     page.get_by_text("Your network (training now").wait_for(timeout=60_000)
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
-    _wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10)
+    wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10)
     assert _examples(page) > before_leaving
 
     # After the first epoch the validation and k-crop test accuracies appear.
-    _wait_until(lambda: _metric(page, "Test accuracy (4 crops)") != "–", timeout=240)
+    wait_until(lambda: _metric(page, "Test accuracy (4 crops)") != "–", timeout=240)
     assert float(_metric(page, "Test accuracy (4 crops)").rstrip("%")) > 90
     time.sleep(2)
     page.screenshot(path=SCREENSHOTS / "train_mid_training.png", full_page=True)
 
     page.get_by_role("button", name="Stop", exact=True).click()
-    _wait_until(lambda: page.get_by_text(re.compile(r"Stopped · epoch")).is_visible(), timeout=60)
+    wait_until(lambda: page.get_by_text(re.compile(r"Stopped · epoch")).is_visible(), timeout=60)
     assert page.get_by_role("button", name="Train", exact=True).is_enabled()
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "train_stopped.png", full_page=True)
