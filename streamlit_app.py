@@ -5,6 +5,7 @@ import streamlit as st
 from mnist_core.warmup import start_tensorflow_import
 from ui.keras_guard import keep_keras_session
 from ui.sidebar import sidebar_settings
+from ui.snapshots import snapshot_panel
 
 keep_keras_session()
 start_tensorflow_import()  # the Train page needs TensorFlow only once someone presses Train
@@ -19,4 +20,5 @@ page = st.navigation(
     ]
 )
 sidebar_settings()
+snapshot_panel()
 page.run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import keras
@@ -13,7 +14,7 @@ import numpy as np
 from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_kernels
 from mnist_core.background import BackgroundWork
 from mnist_core.data import Mnist
-from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, StreamPrediction
+from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, Snapshot, StreamPrediction
 from mnist_core.optimizers import build_optimizer, set_live_params
 from mnist_core.predict import CropPredictor, accuracy, cross_entropy
 from mnist_core.settings import LIVE_PER_BATCH, LIVE_PER_EPOCH, TrainSettings
@@ -36,8 +37,27 @@ class ChangeReport:
     needs_reset: list[str] = field(default_factory=list)  # fields that only a new job can use
 
 
+@dataclass(frozen=True)
+class StartPoint:
+    """Where a continued run's counters start: the totals of the run it continues (all 0 for a fresh one)."""
+
+    epoch: int = 0
+    examples_seen: int = 0
+    train_seconds: float = 0.0
+
+    @classmethod
+    def of(cls, past: Snapshot | None) -> StartPoint:
+        return cls() if past is None else cls(past.epoch, past.examples_seen, past.train_seconds)
+
+
 class TrainingJob(BackgroundWork):
-    """Trains a fresh model for `settings` on `data` in a daemon thread; never touches streamlit.
+    """Trains a model for `settings` on `data` in a daemon thread; never touches streamlit.
+
+    A fresh model by default; with `initial_weights` (as from build_model(layers, seed).get_weights(), e.g. a
+    loaded snapshot's) it continues from those. Only the weights carry over: the optimizer's state (Adadelta's
+    and Adam's running averages, momentum, the weight average) starts fresh. With `history` (the earlier run's
+    metrics) the epochs, examples seen, training time and charts go on from where that run stopped, and this
+    job trains `settings.epochs` more epochs.
 
     The thread takes one of `slots` (the process-wide ones by default) and waits, status "queued", until it can.
     """
@@ -49,11 +69,20 @@ class TrainingJob(BackgroundWork):
         layers: list[LayerSpec] | None = None,
         *,
         slots: JobSlots | None = None,
+        initial_weights: Sequence[np.ndarray] | None = None,
+        history: Snapshot | None = None,
     ):
         self.settings = settings
         self.layers = layers if layers is not None else PRESETS[settings.preset]
         self.data = data
-        self.state = LiveState(settings.epochs, settings.epochs * len(data.train))
+        self.initial_weights = list(initial_weights) if initial_weights is not None else None
+        self.start_point = StartPoint.of(history)
+        start = self.start_point
+        self.state = LiveState(
+            start.epoch + settings.epochs,
+            start.examples_seen + settings.epochs * len(data.train),
+            past=history,
+        )
         self.model: keras.Model | None = None
         super().__init__("mnist-live-training", slots)
 
@@ -89,6 +118,8 @@ class TrainingJob(BackgroundWork):
         try:
             state.set_status("starting", "Building the network")
             model = build_model(self.layers, self.settings.seed)
+            if self.initial_weights is not None:
+                model.set_weights(self.initial_weights)  # raises on weights of another network
             self.model = model  # for inspection once the job has ended; the page uses published weights
             optimizer = build_optimizer(self.settings.optimizer, self.settings.averaging)
             model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -108,7 +139,9 @@ class TrainingJob(BackgroundWork):
         epoch = 0
         while epoch < callback.epochs and not state.stop_requested:
             callback.apply_epoch_changes()
-            order = np.random.default_rng([self.settings.seed, epoch]).permutation(len(data.train))
+            # Seeded by the overall epoch: a continued run does not replay the order of the run it continues.
+            overall = self.start_point.epoch + epoch
+            order = np.random.default_rng([self.settings.seed, overall]).permutation(len(data.train))
             model.fit(
                 _batches(data.train.x[order], data.train.y[order], callback.batch_size),
                 epochs=epoch + 1,
@@ -121,9 +154,10 @@ class TrainingJob(BackgroundWork):
                 return
             epoch += 1
         stopped = state.stop_requested or epoch < callback.epochs
-        state.set_status(
-            "stopped" if stopped else "finished", f"{'Stopped' if stopped else 'Finished'} after {epoch} epochs"
-        )
+        done = f"{'Stopped' if stopped else 'Finished'} after {epoch} epochs"
+        if self.start_point.epoch or self.start_point.examples_seen:
+            done += f", continuing a run of {self.start_point.examples_seen:,} examples"
+        state.set_status("stopped" if stopped else "finished", done)
 
 
 def _batches(x: np.ndarray, y: np.ndarray, batch_size: int):
@@ -171,6 +205,7 @@ class _LiveCallback(keras.callbacks.Callback):
         super().__init__()
         self.job, self.predictor, self.decay = job, predictor, decay
         self.state = job.state
+        self.start = job.start_point  # counters as shown = the continued run's totals + this job's own
         self.epochs = job.settings.epochs
         self.batch_size = job.settings.batch_size
         self.weight_decay = job.settings.weight_decay
@@ -178,7 +213,7 @@ class _LiveCallback(keras.callbacks.Callback):
         self.diverged = False
         self._keras_model = model
         self._rng = np.random.default_rng(job.settings.seed + 1)
-        self._examples = 0
+        self._examples = 0  # this job's own, as _epoch and _train_seconds
         self._epoch = 0
         self._excluded = 0.0  # seconds inside fit that were not training (pauses, metrics, evaluation)
         self._train_seconds = 0.0
@@ -195,7 +230,10 @@ class _LiveCallback(keras.callbacks.Callback):
         self.epochs = changes.get("epochs", self.epochs)
         self.crops = changes.get("crops", self.crops)
         self.decay.assign(self.weight_decay / (2 * self.batch_size))
-        self.state.update(epochs=self.epochs, total_examples=self.epochs * len(self.job.data.train))
+        self.state.update(
+            epochs=self.start.epoch + self.epochs,
+            total_examples=self.start.examples_seen + self.epochs * len(self.job.data.train),
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -238,15 +276,16 @@ class _LiveCallback(keras.callbacks.Callback):
             float(np.sum(np.square(k.numpy()))) for k in decayed_kernels(self._keras_model)
         )
         train_seconds = self._train_clock(now)
+        examples = self.start.examples_seen + self._examples
         fields = dict(
-            epoch=self._epoch,
-            examples_seen=self._examples,
+            epoch=self.start.epoch + self._epoch,
+            examples_seen=examples,
             loss=float(np.mean(self._losses)) - l2,
             l2_loss=l2,
             train_accuracy=float(np.mean(self._hits)),
             ms_step=self._step_ms,
             examples_per_second=self._examples / train_seconds if train_seconds > 0 else None,
-            train_seconds=train_seconds,
+            train_seconds=self.start.train_seconds + train_seconds,
         )
         if now - self._last_stream >= STREAM_SECONDS:
             self._last_stream = now
@@ -255,12 +294,12 @@ class _LiveCallback(keras.callbacks.Callback):
         self.state.update(**fields)
         self.state.add_progress(
             ProgressPoint(
-                self._examples,
-                self._examples / len(self.job.data.train),
+                examples,
+                examples / len(self.job.data.train),
                 fields["loss"],
                 l2,
                 fields["train_accuracy"],
-                train_seconds,
+                fields["train_seconds"],
             )
         )
 
@@ -315,9 +354,9 @@ class _LiveCallback(keras.callbacks.Callback):
         crops = self.predictor.predict(data.test.x, self.crops, seed=self.job.settings.seed).probabilities
         self.state.add_epoch(
             EpochRecord(
-                epoch=epoch + 1,
-                examples_seen=self._examples,
-                train_seconds=self._train_seconds,
+                epoch=self.start.epoch + epoch + 1,
+                examples_seen=self.start.examples_seen + self._examples,
+                train_seconds=self.start.train_seconds + self._train_seconds,
                 train_loss=float(logs["loss"]),
                 train_accuracy=float(logs["accuracy"]),
                 validation_loss=cross_entropy(val, data.validation.y),
@@ -327,4 +366,4 @@ class _LiveCallback(keras.callbacks.Callback):
                 crops=self.crops,
             )
         )
-        self.state.update(epoch=epoch + 1)
+        self.state.update(epoch=self.start.epoch + epoch + 1)

@@ -99,7 +99,8 @@ class _Control:
 class LiveState:
     """Metrics, status, control requests and the published weights of one training job, under one lock."""
 
-    def __init__(self, epochs: int, total_examples: int):
+    def __init__(self, epochs: int, total_examples: int, past: Snapshot | None = None):
+        """`past`: the metrics of an earlier run this job continues (a loaded snapshot); its charts go on from them."""
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._snap = Snapshot(epochs=epochs, total_examples=total_examples)
@@ -107,6 +108,15 @@ class LiveState:
         self._stride = 1  # keep every _stride-th point once the history is full
         self._offered = 0
         self._history: list[EpochRecord] = []
+        if past is not None:
+            self._snap = replace(
+                self._snap, epoch=past.epoch, examples_seen=past.examples_seen, train_seconds=past.train_seconds
+            )
+            self._history = list(past.history)
+            self._progress = list(past.progress)
+            while len(self._progress) > MAX_PROGRESS_POINTS:  # as add_progress would have thinned them
+                self._progress = self._progress[::2]
+                self._stride *= 2
         self._recent: deque[StreamPrediction] = deque(maxlen=RECENT_PREDICTIONS)
         self._control = _Control()
         self._weights: list | None = None

@@ -49,6 +49,9 @@ APP = "mnist-live"
 MANIFEST = "manifest.json"
 MODEL = "model.keras"
 
+# The settings' network name for layers that are no preset: the session's own network (ui.network.CUSTOM).
+CUSTOM_PRESET = "custom"
+
 MAX_SNAPSHOT_BYTES = 50 * 2**20  # the file as uploaded
 MAX_EPOCH_RECORDS = 10_000
 MAX_PROGRESS_LOADED = 10_000  # more are refused; up to this many are thinned to MAX_PROGRESS_POINTS
@@ -207,7 +210,7 @@ def load_snapshot(data: bytes) -> LoadedSnapshot:
         raise SnapshotError(f"{MANIFEST} must hold a JSON object.")
     _check_format(manifest)
     layers = _layers(manifest)
-    settings = _settings(manifest)
+    settings = _settings(manifest, layers)
     epochs, progress, examples_seen, train_seconds = _metrics(manifest)
     created = _created(manifest)
     app_version = _text(manifest, "app_version")
@@ -382,8 +385,12 @@ def _layers(manifest: dict[str, Any]) -> list[LayerSpec]:
     return layers
 
 
-def _settings(manifest: dict[str, Any]) -> TrainSettings:
-    """TrainSettings through validate_settings, from a raw dict built field by field from the manifest."""
+def _settings(manifest: dict[str, Any], layers: list[LayerSpec]) -> TrainSettings:
+    """TrainSettings through validate_settings, from a raw dict built field by field from the manifest.
+
+    The network name may be a preset or CUSTOM_PRESET; either way the result names what `layers` are (the
+    preset they equal, else CUSTOM_PRESET), since the layers, not the name, are what the weights fit.
+    """
     settings = _field(manifest, "settings", dict, "an object")
     optimizer = _field(settings, "optimizer", dict, "an object", "settings.")
     name = _name(optimizer, "name", "settings.optimizer.")
@@ -399,9 +406,15 @@ def _settings(manifest: dict[str, Any]) -> TrainSettings:
         else:
             raw[spec.name] = _number(settings, spec.name, "settings.")
     try:
-        return validate_settings(raw, PRESETS)
+        settings = validate_settings(raw, {**PRESETS, CUSTOM_PRESET: layers})
     except SettingsError as exc:
         raise SnapshotError("The snapshot's settings are invalid: " + "; ".join(exc.errors.values())) from None
+    return settings.with_(preset=preset_of(layers))
+
+
+def preset_of(layers: list[LayerSpec]) -> str:
+    """The name of the preset `layers` are, else CUSTOM_PRESET."""
+    return next((name for name, preset in PRESETS.items() if preset == layers), CUSTOM_PRESET)
 
 
 def _metrics(manifest: dict[str, Any]) -> tuple[list[EpochRecord], list[ProgressPoint], int, float]:
@@ -658,8 +671,8 @@ def _describe(
     weight_count: int,
     created: datetime,
 ) -> str:
-    preset = next((k for k, v in PRESETS.items() if v == layers), None)
-    network = PRESET_LABELS[preset] if preset else f"Custom network ({len(layers)} layers, {weight_count:,} weights)"
+    preset = preset_of(layers)
+    network = PRESET_LABELS.get(preset, f"Custom network ({len(layers)} layers, {weight_count:,} weights)")
     optimizer = f"{settings.optimizer.label}, batch size {settings.batch_size}"
     if epochs:
         last = epochs[-1]

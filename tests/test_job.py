@@ -150,3 +150,64 @@ def test_published_weights_are_immutable_copies_refreshed_while_training(tiny):
     job.join(60)
     assert all(np.array_equal(a, b) for a, b in zip(held, frozen))  # training never wrote into a published copy
     assert len(versions) >= 3 and max(versions) > version  # refreshed as training goes on
+
+
+def test_a_job_continued_from_weights_starts_where_the_first_left_off(tiny):
+    from mnist_core.inference import InferenceModel
+    from mnist_core.predict import accuracy
+
+    first = _job(tiny, epochs=2, averaging=0.0)  # no weight average: it lags far behind on so few batches
+    assert first.join(200)
+    before = first.state.snapshot()
+    assert before.status == "finished", before.message
+    weights = first.state.weights()[1]
+
+    job = TrainingJob(first.settings.with_(epochs=1), tiny, first.layers, initial_weights=weights, history=before)
+    job.start()
+    job.pause()  # before its first batch: the weights it publishes first are the ones it starts from
+    wait_until(lambda: job.state.weights()[0] > 0)
+    start = job.state.snapshot()
+    assert start.examples_seen == before.examples_seen and start.epoch == 2 and start.epochs == 3
+    assert start.history == before.history and start.progress == before.progress
+    assert all(np.array_equal(a, b) for a, b in zip(job.state.weights()[1], weights))
+    copy = InferenceModel.for_layers(job.layers, job.settings.seed)
+    copy.sync(job.state)
+    started_at = accuracy(copy.predict(tiny.test.x, 4, seed=0).probabilities, tiny.test.y)
+    assert started_at == pytest.approx(before.history[-1].test_accuracy_crops, abs=0.03) and started_at > 0.6
+    job.resume()
+    assert job.join(200)
+
+    after = job.state.snapshot()
+    assert after.status == "finished", after.message
+    assert "continuing a run of 4,000 examples" in after.message
+    assert [r.epoch for r in after.history] == [1, 2, 3]
+    assert after.history[:2] == before.history
+    assert after.examples_seen == after.history[-1].examples_seen == 3 * len(tiny.train)
+    assert after.train_seconds > before.train_seconds and after.history[-1].train_seconds > before.train_seconds
+    new = after.progress[len(before.progress) :]
+    assert after.progress[: len(before.progress)] == before.progress and new
+    assert all(p.examples_seen > before.examples_seen and p.epoch > 2 for p in new)
+    assert new[0].train_accuracy > 0.5  # smoothed over the first batches: trained weights, not chance (0.1)
+    assert after.history[-1].test_accuracy_crops >= before.history[-1].test_accuracy_crops - 0.05
+
+
+def test_a_continued_job_keeps_its_progress_bounded(tiny):
+    from mnist_core.live_state import MAX_PROGRESS_POINTS, ProgressPoint, Snapshot
+
+    points = tuple(ProgressPoint(i, i / 2000, 1.0, 0.0, 0.5, i / 100) for i in range(2500))
+    job = TrainingJob(TrainSettings(epochs=1), tiny, history=Snapshot(examples_seen=2500, progress=points))
+    progress = job.state.snapshot().progress
+    assert len(progress) <= MAX_PROGRESS_POINTS and progress[0] == points[0]
+    for i in range(5000):
+        job.state.add_progress(ProgressPoint(2500 + i, 1.0, 1.0, 0.0, 0.5, 25.0))
+    assert len(job.state.snapshot().progress) <= MAX_PROGRESS_POINTS
+
+
+def test_weights_of_another_network_fail_the_job_with_a_message(tiny):
+    from mnist_core.architecture import LARGE, build_model
+
+    job = TrainingJob(TrainSettings(epochs=1), tiny, initial_weights=build_model(LARGE, 0).get_weights())
+    job.start()
+    assert job.join(120)
+    snap = job.state.snapshot()
+    assert snap.status == "error" and "Training failed" in snap.message

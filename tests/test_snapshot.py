@@ -165,6 +165,22 @@ def test_every_layer_type_round_trips():
     assert loaded.weight_count == model.count_params()
 
 
+def test_a_custom_network_round_trips_named_custom():
+    model = _random_model(EVERY_LAYER)
+    custom = TrainSettings(preset=snapshot.CUSTOM_PRESET, seed=5)  # as a job on a network from the layer editor
+    loaded = load_snapshot(save_snapshot(model, EVERY_LAYER, custom, None))
+    assert loaded.layers == EVERY_LAYER and loaded.settings == custom
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.weights, model.get_weights()))
+
+
+def test_the_settings_name_the_network_the_layers_are():
+    # A file whose network name disagrees with its layers: the layers (which the weights fit) decide.
+    renamed = load_snapshot(save_snapshot(_random_model(EVERY_LAYER), EVERY_LAYER, TrainSettings(), None))
+    assert renamed.settings.preset == snapshot.CUSTOM_PRESET
+    preset = load_snapshot(save_snapshot(_random_model(LARGE), LARGE, TrainSettings(preset="custom"), None))
+    assert preset.settings.preset == "large" and "Larger net" in preset.description
+
+
 def test_long_progress_is_thinned_keeping_the_span():
     metrics = _metrics(points=2500)
     loaded = load_snapshot(save_snapshot(_random_model(CONVNETJS), CONVNETJS, TrainSettings(), metrics))

@@ -1,4 +1,8 @@
-"""Which network answers predictions: the session's own when it has one, else the bundled pretrained one."""
+"""Which network answers predictions: the session's own, else a snapshot loaded for drawing, else the pretrained one.
+
+The session's job wins as soon as it has published weights (a fresh Train after "Use for drawing" answers
+with the network being trained); without a job the snapshot chosen with "Use for drawing" answers.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import streamlit as st
 from mnist_core.architecture import PRESETS
 from ui.session import current_job, inference_model
 
+DRAWING = "snapshot_for_drawing"  # the LoadedSnapshot chosen with "Use for drawing" (ui/snapshots.py)
+
 
 @dataclass(frozen=True)
 class Answerer:
     model: object  # mnist_core.inference.InferenceModel
     description: str
-    own: bool  # the session's own network (it may still be training)
+    own: bool  # not the bundled one: the session's job (it may still be training) or a snapshot it loaded
     training: bool
     layers: list  # the LayerSpec list of `model`
 
@@ -40,6 +46,10 @@ def answerer() -> Answerer:
         state = "training now" if not snap.final else snap.status
         text = f"**Your network** ({state}, {snap.examples_seen:,} examples seen; {quality})."
         return Answerer(inference_model(job), text, own=True, training=not snap.final, layers=job.layers)
+    loaded = st.session_state.get(DRAWING)
+    if loaded is not None:
+        text = f"**Loaded snapshot:** {loaded.description}"
+        return Answerer(loaded.model, text, own=True, training=False, layers=loaded.layers)
     pre = _pretrained()
     text = (
         f"**The bundled pretrained network** (the ConvNetJS net, {pre.weights:,} weights; test accuracy "
