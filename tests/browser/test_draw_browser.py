@@ -79,14 +79,14 @@ def test_upload_a_paper_digit_and_a_bad_file(page, server_url, mnist, tmp_path):
     paper = 255 - np.asarray(Image.fromarray(mnist.test.x[index]).resize((200, 200)))  # dark ink on white
     good = tmp_path / "three.png"
     good.write_bytes(_png(paper))
-    page.locator('input[type="file"]').set_input_files(str(good))
+    page.locator('[data-testid="stMain"] input[type="file"]').set_input_files(str(good))
     assert _answer(page) == "3"
     page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
     page.screenshot(path=SCREENSHOTS / "draw_upload.png", full_page=True)
 
     bad = tmp_path / "notes.png"
     bad.write_text("shopping list: eggs, milk")
-    page.locator('input[type="file"]').set_input_files(str(bad))
+    page.locator('[data-testid="stMain"] input[type="file"]').set_input_files(str(bad))
     page.get_by_text("could not be used").wait_for(timeout=30_000)
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "draw_bad_upload.png", full_page=True)
