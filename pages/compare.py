@@ -17,8 +17,11 @@ from mnist_core.race import (
 )
 from mnist_core.race_charts import METRICS, race_frame, race_spec
 from mnist_core.settings import OPTIMIZERS, TrainSettings
+from mnist_core.slots import get_slots
 from ui.entry import through_entrypoint
+from ui.lifecycle import session_owner
 from ui.network import layers_for, network_label
+from ui.queue_note import limit_note, queue_text
 from ui.session import dataset
 from ui.sidebar import SETTINGS
 
@@ -87,7 +90,8 @@ def _shared() -> tuple[int, int]:
     return int(budget), int(every)
 
 
-def _controls(contestants, budget: int, every: int) -> None:
+def _controls(contestants, budget: int, every: int) -> str | None:
+    """Start, Pause/Resume and Stop; returns the race status they were drawn for."""
     race = st.session_state.get(RACE)
     alive = bool(race and race.alive)
     status = race.state.snapshot().status if race else None
@@ -96,20 +100,36 @@ def _controls(contestants, budget: int, every: int) -> None:
         if race is not None:
             race.stop()
         race = Race(contestants, data, layers_for(settings), settings.seed, budget, every, settings.crops)
+        session_owner().adopt(RACE, race)  # stopped and forgotten when the session ends (ui.lifecycle)
         race.start()
         st.session_state[RACE] = race
         st.rerun()
     paused = status == "paused"
-    if pause.button("Resume" if paused else "Pause", disabled=not alive, width="stretch", key="race_pause"):
+    # A queued race has nothing to pause yet; Stop takes it out of the line at once.
+    idle = not alive or status in ("queued", "stopping")
+    if pause.button("Resume" if paused else "Pause", disabled=idle, width="stretch", key="race_pause"):
         race.resume() if paused else race.pause()
         st.rerun()
     if stop.button("Stop", disabled=not alive, width="stretch", key="race_stop"):
         race.stop()
         st.rerun()
+    return status
+
+
+def _queued(race: Race, position: int, elapsed: float) -> None:
+    st.progress(0.0, text=f"**{queue_text(position, race.slots.limit)}** · {elapsed:.0f} s")
+    st.caption(
+        "The whole race takes one slot (its contestants train in turn) and starts by itself when a job ahead "
+        "finishes or stops. Your own training job on the Train page, while it runs, holds a slot too. "
+        "**Stop** leaves the line."
+    )
 
 
 def _charts(race: Race) -> None:
     snap = race.state.snapshot()
+    if snap.status == "queued":
+        _queued(race, snap.queue_position, snap.elapsed_seconds)
+        return
     done = sum(p[-1].examples_seen for p in snap.points.values() if p)
     total = snap.budget_examples * len(snap.points)
     who = ", ".join(f"{name}: {status}" for name, status in snap.statuses.items())
@@ -143,7 +163,32 @@ def _results(race: Race) -> None:
     st.markdown(summary_text(results))
 
 
-if data is not None:
+def _race_view(race: Race, controlled: str | None) -> None:
+    session_owner()  # re-arms the release hook after a reconnection
+    st.radio("Horizontal axis", ["examples seen", "training seconds"], horizontal=True, key="race_x")
+    running = race.state.snapshot().status not in FINAL
+    queued = controlled == "queued"
+
+    @st.fragment(run_every=1.0 if running else None)
+    def _live() -> None:
+        # The race from the session's state, not from this closure or a page global: Streamlit keeps a session's
+        # fragments (and the page namespace they see) until it drops the session, after ui.lifecycle has ended it.
+        live = st.session_state.get(RACE)
+        if live is None:
+            return
+        status = live.state.snapshot().status
+        if running and status in FINAL:
+            st.rerun()  # the race ended: redraw the page once, with the results
+        if queued and status != "queued":
+            st.rerun()  # it got its slot: redraw the controls too (Pause)
+        _charts(live)
+
+    _live()
+    if not running:
+        _results(race)
+
+
+def _page() -> None:
     rows = _table()
     contestants, errors = validate_contestants(rows)
     for index, message in sorted(errors.items()):
@@ -153,18 +198,12 @@ if data is not None:
         st.info("The table is empty: add a contestant with + below the table, or reset to the defaults.")
     _row_tools(rows)
     budget, every = _shared()
-    _controls(contestants, budget, every)
+    limit_note(get_slots())
+    controlled = _controls(contestants, budget, every)
     race = st.session_state.get(RACE)
     if race is not None:
-        st.radio("Horizontal axis", ["examples seen", "training seconds"], horizontal=True, key="race_x")
-        running = race.state.snapshot().status not in FINAL
+        _race_view(race, controlled)
 
-        @st.fragment(run_every=1.0 if running else None)
-        def _live() -> None:
-            if running and race.state.snapshot().status in FINAL:
-                st.rerun()  # the race ended: redraw the page once, with the results
-            _charts(race)
 
-        _live()
-        if not running:
-            _results(race)
+if data is not None:
+    _page()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.charts import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
-from mnist_core.export import history_csv
 from mnist_core.live_state import Snapshot
 from mnist_core.render import stream_html
 from mnist_core.settings import FIELDS
+from mnist_core.slots import JobSlots, get_slots
 from ui.entry import through_entrypoint
 from ui.network import layers_for
-from ui.session import NOTE, current_job, dataset, inference_model, start_job, stop_job
+from ui.queue_note import limit_note, queue_text
+from ui.session import JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
 from ui.sidebar import SETTINGS
 
 through_entrypoint()
@@ -26,12 +27,12 @@ st.caption(
 )
 settings = st.session_state.get(SETTINGS)
 data = dataset()
-job = current_job()
 if settings is None:
     st.error("Some settings in the sidebar are invalid: fix them to train.", icon=":material/error:")
 
 
-def _controls() -> None:
+def _controls(job) -> Snapshot | None:
+    """Train, Pause/Resume, Stop and Reset; returns the snapshot they were drawn for."""
     snap = job.state.snapshot() if job else None
     alive = bool(job and job.alive)
     train, pause, stop, reset = st.columns(4)
@@ -39,7 +40,9 @@ def _controls() -> None:
         start_job(settings, data, layers_for(settings))
         st.rerun()
     paused = snap is not None and snap.status == "paused"
-    if pause.button("Resume" if paused else "Pause", disabled=not alive or snap.status == "stopping", width="stretch"):
+    # A queued job has nothing to pause yet; Stop takes it out of the line at once.
+    idle = not alive or snap.status in ("queued", "stopping")
+    if pause.button("Resume" if paused else "Pause", disabled=idle, width="stretch"):
         job.resume() if paused else job.pause()
         st.rerun()
     if stop.button("Stop", disabled=not alive, width="stretch"):
@@ -48,9 +51,10 @@ def _controls() -> None:
     if reset.button("Reset", disabled=job is None, width="stretch", help="Discard this run and its metrics."):
         stop_job()
         st.rerun()
+    return snap
 
 
-def _apply_changes() -> None:
+def _apply_changes(job) -> None:
     """Hand sidebar changes to a running job (ConvNetJS's "change" fields)."""
     if job is None or settings is None or not job.alive:
         return
@@ -69,7 +73,14 @@ def _apply_changes() -> None:
         st.warning(f"Changing {names} needs a new run: press **Reset**, then **Train**.", icon=":material/restart_alt:")
 
 
-def _status(snap: Snapshot) -> None:
+def _status(snap: Snapshot, slots: JobSlots) -> None:
+    if snap.status == "queued":
+        st.progress(0.0, text=f"**{queue_text(snap.queue_position, slots.limit)}** · {snap.elapsed_seconds:.0f} s")
+        st.caption(
+            "Training starts by itself when a job ahead finishes or stops; training one after another is faster "
+            "than sharing the CPUs. **Stop** leaves the line."
+        )
+        return
     text = {
         "starting": "Starting…",
         "running": "Training",
@@ -120,8 +131,10 @@ def _tiles(snap: Snapshot) -> None:
     row2[4].metric("Examples / s", _num(snap.examples_per_second, ",.0f"))
 
 
-def _view(snap: Snapshot) -> None:
-    _status(snap)
+def _view(job, snap: Snapshot) -> None:
+    _status(snap, job.slots)
+    if snap.status == "queued":
+        return  # nothing to chart yet
     _tiles(snap)
     left, right = st.columns(2)
     left.vega_lite_chart(loss_frame(snap), loss_spec(), width="stretch")
@@ -138,11 +151,11 @@ def _view(snap: Snapshot) -> None:
         st.caption("Test digits appear here as soon as training starts.")
 
 
-def _downloads(snap: Snapshot) -> None:
+def _downloads(job, snap: Snapshot) -> None:
     model_col, csv_col, _ = st.columns([1, 1, 2])
     model_col.download_button(
         "Download model (.keras)",
-        data=lambda: inference_model(job).keras_bytes(),
+        data=model_file(job),
         file_name="mnist_live.keras",
         mime="application/octet-stream",
         on_click="ignore",
@@ -151,7 +164,7 @@ def _downloads(snap: Snapshot) -> None:
     )
     csv_col.download_button(
         "Download metrics (CSV)",
-        data=lambda: history_csv(job.state.snapshot()),
+        data=metrics_file(job),
         file_name="mnist_live_metrics.csv",
         mime="text/csv",
         on_click="ignore",
@@ -160,23 +173,36 @@ def _downloads(snap: Snapshot) -> None:
     )
 
 
-_controls()
-_apply_changes()
-if job is None:
-    st.info(
-        "Press **Train** to train the network in the sidebar on 55,000 MNIST digits. "
-        "The default settings pass 99% test accuracy in under a minute.",
-        icon=":material/play_arrow:",
-    )
-else:
+def _page(job) -> None:
+    limit_note(get_slots())
+    controlled = _controls(job)
+    _apply_changes(job)
+    if job is None:
+        st.info(
+            "Press **Train** to train the network in the sidebar on 55,000 MNIST digits. "
+            "The default settings pass 99% test accuracy in under a minute.",
+            icon=":material/play_arrow:",
+        )
+        return
     running = not job.state.snapshot().final
+    queued = controlled is not None and controlled.status == "queued"
 
     @st.fragment(run_every=1.0 if running else None)
     def _live() -> None:
-        snap = job.state.snapshot()
+        # The job from the session's state, not from this closure or a page global: Streamlit keeps a session's
+        # fragments (and the page namespace they see) until it drops the session, after ui.lifecycle has ended it.
+        live = st.session_state.get(JOB)
+        if live is None:
+            return
+        snap = live.state.snapshot()
         if running and snap.final:
             st.rerun()  # the job ended: redraw the whole page once, statically
-        _view(snap)
+        if queued and snap.status != "queued":
+            st.rerun()  # it got its slot: redraw the controls too (Pause)
+        _view(live, snap)
 
     _live()
-    _downloads(job.state.snapshot())
+    _downloads(job, job.state.snapshot())
+
+
+_page(current_job())

@@ -1,15 +1,19 @@
-"""The session's dataset handle, training job and inference copy, kept in st.session_state."""
+"""The session's dataset, training job and inference copy, in st.session_state (ended with it: ui.lifecycle)."""
 
 from __future__ import annotations
 
 import os
+import weakref
+from collections.abc import Callable
 
 import streamlit as st
 
 from mnist_core.architecture import LayerSpec
 from mnist_core.data import ENV_VAR, DatasetError, Mnist, is_loaded, load_mnist
 from mnist_core.download import DownloadError, ensure_mnist
+from mnist_core.export import history_csv
 from mnist_core.settings import TrainSettings
+from ui.lifecycle import OWNER, session_owner
 
 JOB = "job"
 INFERENCE = "inference"
@@ -51,7 +55,10 @@ def _download_with_progress() -> None:
 
 
 def current_job():
-    return st.session_state.get(JOB)
+    job = st.session_state.get(JOB)
+    if job is not None:
+        session_owner()  # re-arms the release hook after a reconnection
+    return job
 
 
 def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec], **options) -> None:
@@ -63,6 +70,7 @@ def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec], **o
 
     stop_job()
     job = TrainingJob(settings, data, layers, **options)
+    session_owner().adopt(JOB, job)  # stopped and forgotten when the session ends (ui.lifecycle)
     job.start()
     st.session_state[JOB] = job
     st.session_state.pop(NOTE, None)
@@ -75,6 +83,9 @@ def stop_job() -> None:
     st.session_state.pop(NOTE, None)
     if job is not None:
         job.stop()
+        owner = st.session_state.get(OWNER)
+        if owner is not None:
+            owner.drop(JOB)
 
 
 def inference_model(job):
@@ -87,3 +98,37 @@ def inference_model(job):
         st.session_state[INFERENCE] = held
     held[1].sync(job.state)
     return held[1]
+
+
+# Streamlit keeps a download button's callable in its process-wide MediaFileManager until that session reruns
+# or shuts down, and a closed tab's session may do neither (seen holding a stopped job and its model there):
+# these callables hold the job weakly, so that ending the session (ui.lifecycle) frees it. They run in a worker
+# thread, outside any script run, so they touch no st.* either.
+
+
+def _held(ref: weakref.ref):
+    job = ref()
+    if job is None:
+        raise RuntimeError("this training run has been discarded")
+    return job
+
+
+def model_file(job) -> Callable[[], bytes]:
+    """A download callable: `job`'s latest published network as a `.keras` file."""
+    ref = weakref.ref(job)
+
+    def data() -> bytes:
+        from mnist_core.inference import InferenceModel
+
+        held = _held(ref)
+        model = InferenceModel.for_layers(held.layers, held.settings.seed)
+        model.sync(held.state)
+        return model.keras_bytes()
+
+    return data
+
+
+def metrics_file(job) -> Callable[[], str]:
+    """A download callable: `job`'s metrics as CSV."""
+    ref = weakref.ref(job)
+    return lambda: history_csv(_held(ref).state.snapshot())

@@ -1,0 +1,26 @@
+"""What a job or race waiting for a training slot shows: its place in line and the server's limit."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.slots import JobSlots
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def queue_text(position: int, limit: int) -> str:
+    """The sentence for a job n-th in line; `position` 0 (holding a slot) reads as next in line."""
+    return (
+        f"Waiting for a training slot: {ordinal(max(position, 1))} in line (this server trains at most {limit} at once)"
+    )
+
+
+def limit_note(slots: JobSlots) -> None:
+    """Say so when the configured limit (MNIST_LIVE_MAX_JOBS) was unusable and the default applies."""
+    if slots.limit_note:
+        st.warning(slots.limit_note, icon=":material/settings_alert:")
