@@ -235,7 +235,6 @@ def test_releasing_the_session_resources_ends_the_session_work(monkeypatch):
 
     monkeypatch.setattr(ui.lifecycle, "_grace", lambda: 0.2)
     monkeypatch.setattr(ui.lifecycle, "_session_is_active", lambda session_id: lambda: False)
-    timers_before = _release_timers()
     at = AppTest.from_function(_script, default_timeout=30)
     at.run()
     assert not at.exception, at.exception
@@ -246,8 +245,8 @@ def test_releasing_the_session_resources_ends_the_session_work(monkeypatch):
     assert owner.released.wait(30)
     assert work.stopped
     assert "work" not in at.session_state and "session_owner" not in at.session_state  # the state is dropped
-    # Timers of sessions other tests left behind may still wait out their grace: only this one must be gone.
-    wait_until(lambda: _release_timers() <= timers_before, timeout=30)
+    # Timers of sessions other tests left behind may still wait out their grace: only this owner's must be gone.
+    wait_until(lambda: not _release_timers(owner), timeout=30)
 
 
 # --- the queue on the pages (AppTest; the process-wide slots filled by other "sessions") ---
@@ -340,5 +339,13 @@ def test_download_callables_hold_the_job_weakly(tiny):
         metrics()
 
 
-def _release_timers() -> int:
-    return sum(t.name == "session-release" for t in threading.enumerate())
+def _release_timers(owner) -> list[threading.Thread]:
+    """Alive release timers whose action belongs to `owner` (its lambda closes over the owner)."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name == "session-release"
+        and any(
+            cell.cell_contents is owner for cell in getattr(getattr(t, "function", None), "__closure__", None) or ()
+        )
+    ]
