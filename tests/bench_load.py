@@ -9,7 +9,10 @@ long run is still going (or queued) when every tab closes. Meanwhile `psutil` sa
 work stopped and its state was dropped (ui.lifecycle), and for the memory to settle.
 
 Chromium shares the server's cores here, so by default it runs at the lowest CPU priority (`--browser-nice
-19`), as in tests.bench_app: a user's browser runs on their own machine.
+19`), as in tests.bench_app: a user's browser runs on their own machine. `--waves N` repeats it all on the same
+server, to see whether memory comes back or is reused. Per wave: the places in line each session saw, when its
+job started and finished (seconds after the clicks), the further page's load time, the server's RSS and thread
+count at each stage, how many sessions the server logged as ended and how many training threads were left.
 """
 
 from __future__ import annotations
@@ -138,15 +141,29 @@ class Session:
                     self.final, self.finished_s = word.lower(), round(t, 1)
 
 
-def _renice(nice: int) -> None:
-    """Lower the CPU priority of this process's browser processes (launched by Playwright as children)."""
-    for child in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            if "chrom" in child.name().lower() and child.nice() < nice:
-                child.nice(nice)
+class BrowserNice:
+    """Lowers the CPU priority of the browser's processes (Playwright's children) and puts it back after."""
+
+    def __init__(self, nice: int):
+        self.nice = nice
+        self._before: dict[psutil.Process, int] = {}
+
+    def apply(self) -> None:
+        """Every browser process so far, renderers of new pages included."""
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "chrom" in child.name().lower() and child.nice() < self.nice:
+                    self._before.setdefault(child, child.nice())
+                    child.nice(self.nice)
+
+    def restore(self) -> None:
+        for process, nice in self._before.items():
+            with contextlib.suppress(psutil.Error):  # gone, or raising priority needs privileges
+                process.nice(nice)
+        self._before.clear()
 
 
-def _open(browser, url: str, name: str, nice: int) -> tuple[Session, float]:
+def _open(browser, url: str, name: str, nice: BrowserNice) -> tuple[Session, float]:
     """A new browser session on the Train page; with the seconds until its Train button showed."""
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
@@ -154,7 +171,7 @@ def _open(browser, url: str, name: str, nice: int) -> tuple[Session, float]:
     page.goto(url)
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=120_000)
     seconds = time.monotonic() - started
-    _renice(nice)
+    nice.apply()
     return Session(name, context, page), seconds
 
 
@@ -175,9 +192,16 @@ def _poll(sessions: list[Session], started: float, until, timeout: float, every:
 
 
 def _wave(
-    browser, url: str, sampler: Sampler, sessions: int, epochs: int, nice: int, timeout: float, settle_seconds: float
+    browser,
+    url: str,
+    sampler: Sampler,
+    sessions: int,
+    epochs: int,
+    nice: BrowserNice,
+    timeout: float,
+    settle_seconds: float,
 ) -> dict:
-    """Sessions press Train at once, a further one loads meanwhile; then every tab closes. Its figures."""  # fmt: skip
+    """Sessions press Train at once, a further one loads meanwhile; then every tab closes. Its figures."""
     log = SCREENSHOTS / LOG_NAME
     ended_before = len(_ended_lines(log))
     opened = [_open(browser, f"{url}/?epochs={epochs}", f"session {i + 1}", nice) for i in range(sessions)]
@@ -239,10 +263,17 @@ def run(
     waves: int = 1,
 ) -> dict:
     """The scenario `waves` times on one server of its own; every figure in one dict."""
+    browser_nice = BrowserNice(nice)
     with load_server(max_jobs, ttl) as (url, pid), Sampler(pid) as sampler:
-        _renice(nice)
+        browser_nice.apply()
         idle = sampler.now()
-        results = [_wave(browser, url, sampler, sessions, epochs, nice, timeout, settle_seconds) for _ in range(waves)]
+        try:
+            results = [
+                _wave(browser, url, sampler, sessions, epochs, browser_nice, timeout, settle_seconds)
+                for _ in range(waves)
+            ]
+        finally:
+            browser_nice.restore()
         peaks = sampler.peaks()
     return {
         "sessions": sessions,
