@@ -48,6 +48,22 @@ class LiveMomentumSGD(keras.optimizers.SGD):
 
 def build_optimizer(settings: OptimizerSettings, averaging: float = 0.0) -> keras.optimizers.Optimizer:
     """A fresh Keras optimizer for the (already validated) settings, averaging weights when averaging > 0."""
+    return _without_replica_sum(_keras_optimizer(settings, averaging))
+
+
+def _without_replica_sum(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """Skip the sum of gradients over replicas: this app trains on one, where the sum is the gradients.
+
+    Keras's TensorFlow optimizers sum through `ReplicaContext.all_reduce`, which registers a gradient function
+    in TensorFlow's process-wide registry at every trace and never removes it: each job's train step graph
+    (~4 MB) would stay in memory for good after the job ended (tests/test_optimizers.py measures it).
+    """
+    if hasattr(optimizer, "_all_reduce_sum_gradients"):
+        optimizer._all_reduce_sum_gradients = list  # (gradient, variable) pairs, as they are
+    return optimizer
+
+
+def _keras_optimizer(settings: OptimizerSettings, averaging: float) -> keras.optimizers.Optimizer:
     p = settings.params
     name = settings.name
     # ema_overwrite_frequency=None: the job writes the average back after each epoch.
