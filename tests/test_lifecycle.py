@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 import time
@@ -247,6 +248,65 @@ def test_releasing_the_session_resources_ends_the_session_work(monkeypatch):
     assert "work" not in at.session_state and "session_owner" not in at.session_state  # the state is dropped
     # Timers of sessions other tests left behind may still wait out their grace: only this owner's must be gone.
     wait_until(lambda: not _release_timers(owner), timeout=30)
+
+
+class FakeState(dict):
+    """SafeSessionState's part that forget uses: its keys, and deleting them."""
+
+    @property
+    def filtered_state(self) -> dict:
+        return dict(self)
+
+
+@pytest.fixture
+def server_loop(monkeypatch):
+    """A running event loop in a thread, as the server's, and a runtime whose close_session records its thread."""
+    from streamlit import runtime
+
+    import ui.lifecycle
+
+    closed: list[tuple[str, threading.Thread]] = []
+
+    class FakeRuntime:
+        def close_session(self, session_id: str) -> None:
+            closed.append((session_id, threading.current_thread()))
+
+    monkeypatch.setattr(runtime, "exists", lambda: True)
+    monkeypatch.setattr(runtime, "get_instance", lambda: FakeRuntime())
+    monkeypatch.setattr(ui.lifecycle, "_server_loop", ui.lifecycle._ServerLoop())
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="server-loop", daemon=True)
+    thread.start()
+    yield loop, thread, closed
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def test_a_forgotten_session_is_shut_down_on_the_server_loop(server_loop):
+    import ui.lifecycle
+
+    loop, thread, closed = server_loop
+
+    async def release_hook() -> None:  # Streamlit calls the release hook on its event loop
+        ui.lifecycle._released(SessionOwner("s1", grace=60, is_active=lambda: False, timer=lambda delay, action: None))
+
+    asyncio.run_coroutine_threadsafe(release_hook(), loop).result(5)
+    state = FakeState(job="a model", settings="some settings")
+    ui.lifecycle._forget_session("s1", state)()  # from the release timer's thread
+    assert not state  # the state goes at once
+    wait_until(lambda: closed, timeout=5)
+    assert closed == [("s1", thread)]  # Runtime.close_session runs on the loop thread only
+
+
+def test_without_a_loop_seen_forgetting_clears_the_state_only(server_loop):
+    import ui.lifecycle
+
+    _, _, closed = server_loop
+    state = FakeState(job="a model")
+    ui.lifecycle._forget_session("s2", state)()
+    time.sleep(0.2)
+    assert not state and not closed
 
 
 # --- the queue on the pages (AppTest; the process-wide slots filled by other "sessions") ---

@@ -4,13 +4,15 @@ Streamlit (1.67) clears a session's `scope="session"` resources the moment its w
 but also a network blip) and keeps the session itself resumable for `server.disconnectedSessionTTL` seconds.
 So the release hook stops nothing at once: it starts a timer, and when the timer fires after the TTL (plus a
 margin) and the runtime confirms that the session never came back, the owner stops the work, waits for its
-threads to end and clears the session's state. Clearing matters: Streamlit never shuts down a session that
-timed out; it only drops it from its session storage at some later write there, and until then the session
-(its state, its fragments and the page namespace they see) stays in memory.
+threads to end, clears the session's state and has the runtime shut the session down. Both matter: Streamlit
+never shuts down a session that timed out; it only drops it from its session storage at some later write
+there, and until then the session (its state, its fragments and the page namespace they see, which hold its
+models) stays in memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import itertools
@@ -21,6 +23,8 @@ from typing import Protocol
 
 import streamlit as st
 from streamlit.logger import get_logger
+
+from mnist_core.memory import release_free_memory
 
 OWNER = "session_owner"
 GRACE_MARGIN = 5.0  # seconds after the TTL, so a session resumed at its last moment has time to rerun
@@ -177,6 +181,7 @@ class SessionOwner:
         for pause in self._settle_seconds:
             time.sleep(pause)
             gc.collect()
+            release_free_memory()
         self.released.set()
         return ended
 
@@ -194,13 +199,46 @@ def _session_is_active(session_id: str) -> Callable[[], bool]:
     return is_active
 
 
-def _forget_state(state) -> Callable[[], None]:
-    """Delete every key of a session's state (SafeSessionState: thread-safe) once its session is gone."""
+class _ServerLoop:
+    """The server's event loop, as seen by the release hook (which Streamlit calls on it)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def note(self) -> None:
+        with contextlib.suppress(RuntimeError), self._lock:  # RuntimeError: not on a running loop (tests)
+            self._loop = asyncio.get_running_loop()
+
+    def call(self, action: Callable[..., None], *args) -> bool:
+        """Run `action(*args)` on the loop soon; False if no loop has been seen or it has closed."""
+        with self._lock:
+            loop = self._loop
+        if loop is None or loop.is_closed():
+            return False
+        loop.call_soon_threadsafe(action, *args)
+        return True
+
+
+_server_loop = _ServerLoop()
+
+
+def _forget_session(session_id: str, state) -> Callable[[], None]:
+    """Delete every key of a session's state, then have the runtime shut the session down.
+
+    Deleting the keys (SafeSessionState: thread-safe) frees the models at once. Shutting down drops what the
+    keys do not reach: the session's fragments and the page namespace they keep, its media and uploaded files.
+    Streamlit itself only forgets a timed-out session later, without shutting it down.
+    """
 
     def forget() -> None:
         for key in list(state.filtered_state):
             with contextlib.suppress(Exception):  # a key may be a widget's, or vanish meanwhile
                 del state[key]
+        from streamlit import runtime
+
+        if runtime.exists():  # Runtime.close_session must run on the event loop thread
+            _server_loop.call(runtime.get_instance().close_session, session_id)
 
     return forget
 
@@ -210,6 +248,7 @@ def _grace() -> float:
 
 
 def _released(owner: SessionOwner) -> None:
+    _server_loop.note()
     owner.disconnected()
 
 
@@ -228,7 +267,8 @@ def session_owner() -> SessionOwner:
     if owner is None or owner.closed:
         ctx = get_script_run_ctx()
         session = ctx.session_id
-        owner = SessionOwner(session, _grace(), _session_is_active(session), _forget_state(ctx.session_state))
+        forget = _forget_session(session, ctx.session_state)
+        owner = SessionOwner(session, _grace(), _session_is_active(session), forget)
         st.session_state[OWNER] = owner
     _release_hook(owner.id, owner)
     return owner
