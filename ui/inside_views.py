@@ -22,6 +22,8 @@ from ui.models import answerer
 from ui.session import DRAWN_DIGIT
 
 REFRESH_SECONDS = 2.0  # while a job trains: often enough to watch edges form, rare enough not to slow it
+# A redraw of every layer's maps plus the saliency holds the server for ~0.1 s against the training thread.
+ACTIVATIONS_REFRESH_SECONDS = 4.0
 FROM_DRAW, FROM_TEST = "The digit from the Draw page", "A test digit"
 
 
@@ -75,11 +77,13 @@ def activations_tab(data: Mnist | None, crops: int) -> None:
 
     training = answerer().training
 
-    @st.fragment(run_every=REFRESH_SECONDS if training else None)
+    @st.fragment(run_every=ACTIVATIONS_REFRESH_SECONDS if training else None)
     def _activations() -> None:
         who = answerer()
         if training and not who.training:
             st.rerun()
+        if who.training:
+            st.caption(f"Redrawn every {ACTIVATIONS_REFRESH_SECONDS:g} s while your network trains.")
         inspector = who.model.inspector()
         _saliency(inspector.saliency(image, k=crops), image, caption, crops)
         for layer in inspector.activations(image):
