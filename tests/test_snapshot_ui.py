@@ -141,11 +141,17 @@ def test_use_for_drawing_makes_the_draw_page_answer_with_the_snapshot(mnist, shi
     job.join(120)
 
 
-def test_continue_training_starts_from_the_snapshot(pretrained_file):
+def test_continue_training_starts_from_the_snapshot(pretrained_file, monkeypatch):
+    from streamlit.elements.lib import policies
+
+    warnings: list[str] = []
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # Streamlit warns once per process
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda message, *args, **kw: warnings.append(message % args))
     at = _upload(_app(), "pretrained.mnistlive.zip", pretrained_file)
     loaded = at.session_state["snapshot_loaded"][1]
     _button(at, "Continue training").click().run()
     assert not at.exception, at.exception
+    assert not warnings  # the sidebar's widgets take the snapshot's values from session state alone
     job = at.session_state["job"]
     assert job.layers == CONVNETJS and job.settings == SETTINGS
     assert all(np.array_equal(a, b) for a, b in zip(job.initial_weights, loaded.weights))

@@ -26,6 +26,14 @@ _HELP = {
 }
 
 
+def _start(key: str, value: object, argument: str = "value") -> dict[str, object]:
+    """A widget's starting value, unless session state holds one (written by a snapshot's "Continue training").
+
+    Streamlit warns when a widget gets both; the state's value wins either way.
+    """
+    return {} if key in st.session_state else {argument: value}
+
+
 def sidebar_settings() -> TrainSettings | None:
     """Draw the sidebar; return the valid settings, or None after showing each field's error."""
     defaults = TrainSettings()
@@ -36,7 +44,7 @@ def sidebar_settings() -> TrainSettings | None:
         name = st.selectbox(
             "Optimizer",
             names,
-            index=names.index(linked.get("optimizer", defaults.optimizer.name)),
+            **_start("optimizer", names.index(linked.get("optimizer", defaults.optimizer.name)), "index"),
             format_func=lambda n: OPTIMIZERS[n].label,
             key="optimizer",
         )
@@ -44,42 +52,50 @@ def sidebar_settings() -> TrainSettings | None:
         for field, default in OPTIMIZERS[name].fields.items():
             key = f"{name}.{field}"
             raw[field] = st.text_input(
-                FIELDS[field].label, linked.get(key, f"{default:g}"), key=key, help=_HELP.get(field)
+                FIELDS[field].label, **_start(key, linked.get(key, f"{default:g}")), key=key, help=_HELP.get(field)
             )
         left, right = st.columns(2)
         raw["batch_size"] = left.number_input(
             "Batch size",
-            value=linked.get("batch_size", defaults.batch_size),
+            **_start("batch_size", linked.get("batch_size", defaults.batch_size)),
             step=16,
             key="batch_size",
             help=_HELP["batch_size"],
         )
         raw["epochs"] = right.number_input(
-            "Epochs", value=linked.get("epochs", defaults.epochs), step=1, key="epochs", help=_HELP["epochs"]
+            "Epochs",
+            **_start("epochs", linked.get("epochs", defaults.epochs)),
+            step=1,
+            key="epochs",
+            help=_HELP["epochs"],
         )
         raw["weight_decay"] = st.text_input(
             FIELDS["weight_decay"].label,
-            linked.get("weight_decay", f"{defaults.weight_decay:g}"),
+            **_start("weight_decay", linked.get("weight_decay", f"{defaults.weight_decay:g}")),
             key="weight_decay",
             help=_HELP["weight_decay"],
         )
         raw["averaging"] = st.text_input(
             FIELDS["averaging"].label,
-            linked.get("averaging", f"{defaults.averaging:g}"),
+            **_start("averaging", linked.get("averaging", f"{defaults.averaging:g}")),
             key="averaging",
             help=_HELP["averaging"],
         )
         raw["crops"] = left.number_input(
-            "Crops (k)", value=linked.get("crops", defaults.crops), step=1, key="crops", help=_HELP["crops"]
+            "Crops (k)",
+            **_start("crops", linked.get("crops", defaults.crops)),
+            step=1,
+            key="crops",
+            help=_HELP["crops"],
         )
         raw["seed"] = right.number_input(
-            "Seed", value=linked.get("seed", defaults.seed), step=1, key="seed", help=_HELP["seed"]
+            "Seed", **_start("seed", linked.get("seed", defaults.seed)), step=1, key="seed", help=_HELP["seed"]
         )
         choices = network_choices()
         raw["preset"] = st.selectbox(
             "Network",
             list(choices),
-            index=list(choices).index(linked.get(PRESET_KEY, defaults.preset)),
+            **_start(PRESET_KEY, list(choices).index(linked.get(PRESET_KEY, defaults.preset)), "index"),
             format_func=partial(network_label, choices=choices),
             key=PRESET_KEY,
             help=_HELP["preset"],
