@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,24 +23,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mnist_core.settings import TrainSettings  # noqa: E402
-from tests.browser.conftest import CHROMIUM_FLAGS, running_server  # noqa: E402
-
-
-def _niced_chromium(nice: int, folder: Path) -> str:
-    """A launcher that runs Debian's Chromium at the given CPU priority."""
-    wrapper = folder / "chromium-niced"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {shutil.which("chromium")} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
+from tests.browser.conftest import launch_niced_chromium, running_server  # noqa: E402
 
 
 def in_app_examples_per_second(epochs: int, browser_nice: int, watch: str = "train") -> dict:
     from playwright.sync_api import sync_playwright
 
     with running_server("bench_app_server.log") as url, sync_playwright() as playwright:
-        with tempfile.TemporaryDirectory() as folder:  # the launcher is needed only to start the browser
-            launcher = _niced_chromium(browser_nice, Path(folder))
-            browser = playwright.chromium.launch(executable_path=launcher, args=CHROMIUM_FLAGS)
+        browser = launch_niced_chromium(playwright, browser_nice)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)

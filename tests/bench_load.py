@@ -9,10 +9,15 @@ long run is still going (or queued) when every tab closes. Meanwhile `psutil` sa
 work stopped and its state was dropped (ui.lifecycle), and for the memory to settle.
 
 Chromium shares the server's cores here, so by default it runs at the lowest CPU priority (`--browser-nice
-19`), as in tests.bench_app: a user's browser runs on their own machine. `--waves N` repeats it all on the same
-server, to see whether memory comes back or is reused. Per wave: the places in line each session saw, when its
-job started and finished (seconds after the clicks), the further page's load time, the server's RSS and thread
-count at each stage, how many sessions the server logged as ended and how many training threads were left.
+19`), as in tests.bench_app: a user's browser runs on their own machine. Then the pages load only as fast as
+training leaves CPU idle; `--server-cpus 1` instead pins the server to one CPU and the browser to the others, a
+one-CPU server with its users' browsers elsewhere. The further page's load is split into `websocket_open` (the
+browser has loaded Streamlit's frontend), `script_finished` (the server has sent the whole page) and
+`button_shown` (the browser has drawn it), each in seconds after navigating.
+`--waves N` repeats it all on the same server, to see whether memory comes back or is reused. Per wave: the
+places in line each session saw, when its job started and finished (seconds after the clicks), the further
+page's load time, the server's RSS and thread count at each stage, how many sessions the server logged as
+ended and how many training threads were left.
 """
 
 from __future__ import annotations
@@ -34,7 +39,13 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.browser.conftest import CHROMIUM_FLAGS, SCREENSHOTS, _chromium, _free_port, _wait_healthy  # noqa: E402
+from tests.browser.conftest import (  # noqa: E402
+    SCREENSHOTS,
+    _chromium,
+    _free_port,
+    _wait_healthy,
+    launch_niced_chromium,
+)
 
 LOG_NAME = "load_server.log"
 ENDED = re.compile(r"Session \S+ ended .*?(\d+) training thread\(s\) left")
@@ -43,8 +54,11 @@ FIFTH_EPOCHS = 6  # the extra session's run: long enough to be cut short by its 
 
 
 @contextlib.contextmanager
-def load_server(max_jobs: int, ttl: int, log_name: str = LOG_NAME):
-    """tests.browser.conftest.running_server with the job limit and the session TTL set; yields (url, pid)."""
+def load_server(max_jobs: int, ttl: int, log_name: str = LOG_NAME, cpus: set[int] | None = None):
+    """tests.browser.conftest.running_server with the job limit and the session TTL set; yields (url, pid).
+
+    `cpus`: the only CPUs the server may use (all of this process's by default).
+    """
     SCREENSHOTS.mkdir(exist_ok=True)
     port = _free_port()
     env = {**os.environ, "MNIST_LIVE_MAX_JOBS": str(max_jobs)}
@@ -55,6 +69,7 @@ def load_server(max_jobs: int, ttl: int, log_name: str = LOG_NAME):
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--server.disconnectedSessionTTL", str(ttl)],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env,
+            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}"
@@ -142,14 +157,19 @@ class Session:
 
 
 class BrowserNice:
-    """Lowers the CPU priority of the browser's processes (Playwright's children) and puts it back after."""
+    """Lowers the CPU priority of the browser's processes (Playwright's children) and puts it back after.
 
-    def __init__(self, nice: int):
+    `nice=None`: leaves them as they are (browsers launched at their priority by launch_niced_chromium).
+    """
+
+    def __init__(self, nice: int | None):
         self.nice = nice
         self._before: dict[psutil.Process, int] = {}
 
     def apply(self) -> None:
         """Every browser process so far, renderers of new pages included."""
+        if self.nice is None:
+            return
         for child in psutil.Process().children(recursive=True):
             with contextlib.suppress(psutil.Error):
                 if "chrom" in child.name().lower() and child.nice() < self.nice:
@@ -163,16 +183,44 @@ class BrowserNice:
         self._before.clear()
 
 
-def _open(browser, url: str, name: str, nice: BrowserNice) -> tuple[Session, float]:
-    """A new browser session on the Train page; with the seconds until its Train button showed."""
+def _finished_run(payload: bytes | str) -> bool:
+    """Whether a websocket frame from the server is the end of a full script run (the page is all sent)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if isinstance(payload, str):
+        return False
+    message = ForwardMsg()
+    with contextlib.suppress(Exception):
+        message.ParseFromString(payload)
+    finished = message.WhichOneof("type") == "script_finished"
+    return finished and message.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
+
+
+def _open(browser, url: str, name: str, nice: BrowserNice) -> tuple[Session, dict]:
+    """A new browser session on the Train page; with the seconds until its Train button showed, and before.
+
+    `websocket_open`: the browser has loaded Streamlit's frontend and connects; `script_finished`: the server
+    has run the page and sent all of it; `button_shown`: the browser has drawn it (the page load).
+    """
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
+    marks: dict[str, float] = {}
     started = time.monotonic()
+
+    def on_frame(payload: bytes | str) -> None:
+        if "script_finished" not in marks and _finished_run(payload):
+            marks["script_finished"] = round(time.monotonic() - started, 2)
+
+    def on_websocket(socket) -> None:
+        marks.setdefault("websocket_open", round(time.monotonic() - started, 2))
+        socket.on("framereceived", on_frame)
+
+    page.on("websocket", on_websocket)
     page.goto(url)
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=120_000)
-    seconds = time.monotonic() - started
+    marks["button_shown"] = round(time.monotonic() - started, 2)
     nice.apply()
-    return Session(name, context, page), seconds
+    return Session(name, context, page), marks
 
 
 def _ended_lines(log: Path) -> list[int]:
@@ -238,9 +286,10 @@ def _wave(
         "started_seconds": {p.name: p.started_s for p in people},
         "finished_seconds": {p.name: p.finished_s for p in people},
         "final_status": {p.name: p.final for p in people},
-        "fifth_page_load_seconds": round(extra_load, 2),
+        "fifth_page_load_seconds": extra_load["button_shown"],
+        "fifth_page_load_breakdown": extra_load,
         "fifth_session_queue_positions": extra.positions,
-        "page_load_seconds": [round(s, 2) for _, s in opened],
+        "page_load_seconds": [marks["button_shown"] for _, marks in opened],
         "server_pages_loaded": loaded,
         "server_before_close": before_close,
         "sessions_ended_logged": len(lines),
@@ -257,14 +306,18 @@ def run(
     epochs: int = 1,
     max_jobs: int = 1,
     ttl: int = 10,
-    nice: int = 19,
+    nice: int | None = 19,
     timeout: float = 600,
     settle_seconds: float = 20,
     waves: int = 1,
+    server_cpus: set[int] | None = None,
 ) -> dict:
-    """The scenario `waves` times on one server of its own; every figure in one dict."""
+    """The scenario `waves` times on one server of its own; every figure in one dict.
+
+    `nice=None`: the browser's priority is left as it was launched.
+    """
     browser_nice = BrowserNice(nice)
-    with load_server(max_jobs, ttl) as (url, pid), Sampler(pid) as sampler:
+    with load_server(max_jobs, ttl, cpus=server_cpus) as (url, pid), Sampler(pid) as sampler:
         browser_nice.apply()
         idle = sampler.now()
         try:
@@ -280,6 +333,9 @@ def run(
         "epochs": epochs,
         "max_jobs": max_jobs,
         "disconnected_session_ttl": ttl,
+        "server_cpus": sorted(server_cpus) if server_cpus else "shared with the browser",
+        "browser_cpus": sorted(os.sched_getaffinity(0)),
+        "browser_nice": nice if nice is not None else "set at launch",
         "server_idle": idle,
         **peaks,
         "waves": results,
@@ -295,19 +351,31 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--browser-nice", type=int, default=19, help="CPU niceness of the browser (0-19)")
     parser.add_argument("--settle", type=float, default=30, help="seconds to watch memory after the last release")
     parser.add_argument("--waves", type=int, default=1, help="times to run it on the same server (memory reuse)")
+    parser.add_argument(
+        "--server-cpus", type=int, default=0,
+        help="give the server this many CPUs and the browser the others, as on a server with its users elsewhere",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    executable = _chromium()
-    if executable is None:
+    server_cpus = None
+    if args.server_cpus:
+        mine = sorted(os.sched_getaffinity(0))
+        if not 0 < args.server_cpus < len(mine):
+            raise SystemExit(f"--server-cpus must leave the browser at least one of the {len(mine)} CPUs")
+        server_cpus = set(mine[: args.server_cpus])
+        os.sched_setaffinity(0, mine[args.server_cpus :])  # the browser, launched below, inherits the rest
+
+    if _chromium() is None:
         raise SystemExit("needs Chromium (Debian package 'chromium')")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        browser = launch_niced_chromium(playwright, args.browser_nice)  # its every process inherits the priority
         try:
-            result = run(browser, args.sessions, args.epochs, args.max_jobs, args.ttl, args.browser_nice,
-                         settle_seconds=args.settle, waves=args.waves)  # fmt: skip
+            result = run(browser, args.sessions, args.epochs, args.max_jobs, args.ttl, None,
+                         settle_seconds=args.settle, waves=args.waves, server_cpus=server_cpus)  # fmt: skip
         finally:
             browser.close()
+    result["browser_nice"] = args.browser_nice
     print(json.dumps(result, indent=2))
     return result
 

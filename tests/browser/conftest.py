@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -29,6 +30,15 @@ CHROMIUM_FLAGS = [
 
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def launch_niced_chromium(playwright, nice: int):
+    """Debian's Chromium launched by Playwright at the given CPU priority (its every process inherits it)."""
+    with tempfile.TemporaryDirectory() as folder:  # the launcher is needed only to start the browser
+        wrapper = Path(folder) / "chromium-niced"
+        wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {_chromium()} "$@"\n')
+        wrapper.chmod(0o755)
+        return playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
 
 
 def _free_port() -> int:
