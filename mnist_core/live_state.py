@@ -181,6 +181,7 @@ class LiveState:
                 self._snap = replace(self._snap, status="queued", queue_position=position, message="")
             else:
                 self._snap = replace(self._snap, status="starting", queue_position=0, message="")
+                self._started = time.monotonic()  # the status line's seconds: in line, then training, not both
 
     def set_status(self, status: str, message: str = "") -> None:
         assert status in STATUSES, status

@@ -266,3 +266,18 @@ def test_a_queued_race_stops_at_once(tiny):
     job.stop()
     assert job.join(timeout=60)
     assert (slots.running_count, slots.queued_count) == (0, 0)
+
+
+def test_the_status_clock_counts_the_wait_in_line_then_only_the_training(monkeypatch):
+    from mnist_core import live_state
+
+    now = [100.0]
+    monkeypatch.setattr(live_state.time, "monotonic", lambda: now[0])
+    state = live_state.LiveState(epochs=1, total_examples=10)
+    state.set_queue_position(2)
+    now[0] = 130.0
+    assert state.snapshot().elapsed_seconds == 30  # "2nd in line · 30 s"
+    state.set_queue_position(0)  # its turn: the job starts
+    now[0] = 135.0
+    snap = state.snapshot()
+    assert snap.status == "starting" and snap.elapsed_seconds == 5  # "Training · ... · 5 s", not 35
