@@ -21,7 +21,7 @@ from mnist_core.slots import get_slots
 from ui.entry import through_entrypoint
 from ui.lifecycle import session_owner
 from ui.network import layers_for, network_label
-from ui.queue_note import limit_note, queue_text
+from ui.queue_note import limit_note, show_queued
 from ui.session import dataset
 from ui.sidebar import SETTINGS
 
@@ -116,19 +116,17 @@ def _controls(contestants, budget: int, every: int) -> str | None:
     return status
 
 
-def _queued(race: Race, position: int, elapsed: float) -> None:
-    st.progress(0.0, text=f"**{queue_text(position, race.slots.limit)}** · {elapsed:.0f} s")
-    st.caption(
-        "The whole race takes one slot (its contestants train in turn) and starts by itself when a job ahead "
-        "finishes or stops. Your own training job on the Train page, while it runs, holds a slot too. "
-        "**Stop** leaves the line."
-    )
-
-
 def _charts(race: Race) -> None:
     snap = race.state.snapshot()
     if snap.status == "queued":
-        _queued(race, snap.queue_position, snap.elapsed_seconds)
+        show_queued(
+            snap.queue_position,
+            race.slots.limit,
+            snap.elapsed_seconds,
+            "The whole race takes one slot (its contestants train in turn) and starts by itself when a job ahead "
+            "finishes or stops. Your own training job on the Train page, while it runs, holds a slot too. "
+            "**Stop** leaves the line.",
+        )
         return
     done = sum(p[-1].examples_seen for p in snap.points.values() if p)
     total = snap.budget_examples * len(snap.points)

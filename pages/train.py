@@ -11,7 +11,7 @@ from mnist_core.settings import FIELDS
 from mnist_core.slots import JobSlots, get_slots
 from ui.entry import through_entrypoint
 from ui.network import layers_for
-from ui.queue_note import limit_note, queue_text
+from ui.queue_note import limit_note, show_queued
 from ui.session import JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
 from ui.sidebar import SETTINGS
 
@@ -75,10 +75,12 @@ def _apply_changes(job) -> None:
 
 def _status(snap: Snapshot, slots: JobSlots) -> None:
     if snap.status == "queued":
-        st.progress(0.0, text=f"**{queue_text(snap.queue_position, slots.limit)}** · {snap.elapsed_seconds:.0f} s")
-        st.caption(
+        show_queued(
+            snap.queue_position,
+            slots.limit,
+            snap.elapsed_seconds,
             "Training starts by itself when a job ahead finishes or stops; training one after another is faster "
-            "than sharing the CPUs. **Stop** leaves the line."
+            "than sharing the CPUs. **Stop** leaves the line.",
         )
         return
     text = {

@@ -20,6 +20,12 @@ def queue_text(position: int, limit: int) -> str:
     )
 
 
+def show_queued(position: int, limit: int, seconds: float, note: str) -> None:
+    """The status of work waiting in line: its place, the seconds waited so far, and what happens next."""
+    st.progress(0.0, text=f"**{queue_text(position, limit)}** · {seconds:.0f} s")
+    st.caption(note)
+
+
 def limit_note(slots: JobSlots) -> None:
     """Say so when the configured limit (MNIST_LIVE_MAX_JOBS) was unusable and the default applies."""
     if slots.limit_note:
