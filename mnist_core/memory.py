@@ -2,8 +2,9 @@
 
 Python and TensorFlow allocate through glibc's malloc. With one arena per busy thread (up to 8 per core),
 memory freed by a finished job stays in its thread's arena and the process keeps it: in tests.bench_load the
-RSS grew 50-100 MB per wave of sessions and never fell. Two arenas keep it flat, and `malloc_trim` returns the
-free pages of every arena. Elsewhere than glibc (macOS, musl) both are no-ops.
+RSS grew 50-100 MB per wave of sessions and never fell. Fewer arenas leave less of it stranded, and
+`malloc_trim` returns the free pages of every arena (50-80 MB within 30 s of a wave's sessions ending, in
+tests.bench_load). Elsewhere than glibc (macOS, musl) both are no-ops.
 """
 
 from __future__ import annotations
