@@ -49,6 +49,10 @@ class StartPoint:
     def of(cls, past: Snapshot | None) -> StartPoint:
         return cls() if past is None else cls(past.epoch, past.examples_seen, past.train_seconds)
 
+    def totals(self, epochs: int, examples_per_epoch: int) -> dict[str, int]:
+        """The run's `epochs` and `total_examples` once this job has trained `epochs` more epochs."""
+        return {"epochs": self.epoch + epochs, "total_examples": self.examples_seen + epochs * examples_per_epoch}
+
 
 class TrainingJob(BackgroundWork):
     """Trains a model for `settings` on `data` in a daemon thread; never touches streamlit.
@@ -77,12 +81,7 @@ class TrainingJob(BackgroundWork):
         self.data = data
         self.initial_weights = list(initial_weights) if initial_weights is not None else None
         self.start_point = StartPoint.of(history)
-        start = self.start_point
-        self.state = LiveState(
-            start.epoch + settings.epochs,
-            start.examples_seen + settings.epochs * len(data.train),
-            past=history,
-        )
+        self.state = LiveState(**self.start_point.totals(settings.epochs, len(data.train)), past=history)
         self.model: keras.Model | None = None
         super().__init__("mnist-live-training", slots)
 
@@ -230,10 +229,7 @@ class _LiveCallback(keras.callbacks.Callback):
         self.epochs = changes.get("epochs", self.epochs)
         self.crops = changes.get("crops", self.crops)
         self.decay.assign(self.weight_decay / (2 * self.batch_size))
-        self.state.update(
-            epochs=self.start.epoch + self.epochs,
-            total_examples=self.start.examples_seen + self.epochs * len(self.job.data.train),
-        )
+        self.state.update(**self.start.totals(self.epochs, len(self.job.data.train)))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
