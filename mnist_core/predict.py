@@ -11,7 +11,10 @@ import tensorflow as tf
 from mnist_core.architecture import core_of
 from mnist_core.crop import CENTER_OFFSET, CROP_SIZE, crops_at, grid_offsets, random_offsets
 
-CHUNK = 4096  # crops per forward call: bounds memory on the full test set
+# Crops per forward call. TensorFlow keeps working buffers sized for the largest batch it has run, for the life
+# of the process: after an evaluation of the test set, 296 MB stayed allocated with chunks of 4,096 crops, 72 MB
+# with 1,024 and 34 MB with 512, which evaluated as fast (1.1-1.3 s for 15,000 centre crops and 40,000 crops).
+CHUNK = 512
 
 
 @dataclass(frozen=True)

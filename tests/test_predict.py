@@ -1,3 +1,7 @@
+import json
+import subprocess
+import sys
+
 import numpy as np
 
 from mnist_core.architecture import CONVNETJS, build_model
@@ -43,3 +47,36 @@ def test_grid_offsets_start_at_the_centre(mnist):
     predictor = CropPredictor(build_model(CONVNETJS))
     result = predictor.predict(mnist.test.x[:2], k=1, grid=True)
     np.testing.assert_allclose(result.probabilities, predictor.predict_center(mnist.test.x[:2]), rtol=1e-5)
+
+
+_EVALUATE_IN_A_FRESH_PROCESS = """
+import gc, json, psutil
+from mnist_core.architecture import CONVNETJS, build_model
+from mnist_core.data import load_mnist
+from mnist_core.memory import release_free_memory
+from mnist_core.predict import CropPredictor
+
+data = load_mnist()
+rss = lambda: psutil.Process().memory_info().rss / 2**20
+CropPredictor(build_model(CONVNETJS, 0)).predict(data.test.x[:8])  # TensorFlow's own start-up, not counted
+gc.collect()
+release_free_memory()
+before = rss()
+for _ in range(2):
+    predictor = CropPredictor(build_model(CONVNETJS, 0))
+    predictor.predict_center(data.validation.x)
+    predictor.predict(data.test.x, 4, seed=0)
+    del predictor
+    gc.collect()
+    release_free_memory()
+print(json.dumps({"before": before, "after": rss()}))
+"""
+
+
+def test_evaluating_the_test_set_leaves_little_memory_behind(mnist):
+    """TensorFlow keeps buffers sized for the largest batch it ran (mnist_core.predict.CHUNK) for good."""
+    result = subprocess.run(
+        [sys.executable, "-c", _EVALUATE_IN_A_FRESH_PROCESS], capture_output=True, text=True, timeout=300, check=True
+    )
+    rss = json.loads(result.stdout.strip().splitlines()[-1])
+    assert rss["after"] - rss["before"] < 100, rss  # 4,096-crop chunks left ~260 MB here; 512 leave ~40
