@@ -8,12 +8,17 @@ long run is still going (or queued) when every tab closes. Meanwhile `psutil` sa
 (RSS) and thread count. After the tabs close it waits for the server to log, for every session, that its
 work stopped and its state was dropped (ui.lifecycle), and for the memory to settle.
 
-Chromium shares the server's cores here, so by default it runs at the lowest CPU priority (`--browser-nice
-19`), as in tests.bench_app: a user's browser runs on their own machine. Then the pages load only as fast as
-training leaves CPU idle; `--server-cpus 1` instead pins the server to one CPU and the browser to the others, a
-one-CPU server with its users' browsers elsewhere. The further page's load is split into `websocket_open` (the
-browser has loaded Streamlit's frontend), `script_finished` (the server has sent the whole page) and
-`button_shown` (the browser has drawn it), each in seconds after navigating.
+Chromium shares the server's cores here, as a user's own machine would not. The four sessions share one
+browser; the further page opens in a browser of its own (started before the clicks, as a user's browser is
+running when they open a link; `--shared-browser` loads it in the four's): Playwright starts each browser in a
+session of its own, and Linux's autogroups split the CPUs between sessions (the server's, each browser's) before
+nice values count within one, so the further page is not queued behind the four tabs' live charts, as it would
+not be on its own machine. Within the server the training runs below the page work (mnist_core.priority).
+`--browser-nice 19` lowers the browsers' whole sessions instead (tests.bench_app's default), so that pages load
+only as fast as training leaves CPU idle; `--server-cpus 1` pins the server to one CPU and the browsers to the
+others, a one-CPU server with its users' browsers elsewhere.
+The further page's load (`button_shown`: the frame that drew its Train button, by the page's own clock) comes
+with the steps before it (see `_open`).
 `--waves N` repeats it all on the same server, to see whether memory comes back or is reused. Per wave: the
 places in line each session saw, when its job started and finished (seconds after the clicks), the further
 page's load time, the server's RSS and thread count at each stage, how many sessions the server logged as
@@ -156,33 +161,6 @@ class Session:
                     self.final, self.finished_s = word.lower(), round(t, 1)
 
 
-class BrowserNice:
-    """Lowers the CPU priority of the browser's processes (Playwright's children) and puts it back after.
-
-    `nice=None`: leaves them as they are (browsers launched at their priority by launch_niced_chromium).
-    """
-
-    def __init__(self, nice: int | None):
-        self.nice = nice
-        self._before: dict[psutil.Process, int] = {}
-
-    def apply(self) -> None:
-        """Every browser process so far, renderers of new pages included."""
-        if self.nice is None:
-            return
-        for child in psutil.Process().children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                if "chrom" in child.name().lower() and child.nice() < self.nice:
-                    self._before.setdefault(child, child.nice())
-                    child.nice(self.nice)
-
-    def restore(self) -> None:
-        for process, nice in self._before.items():
-            with contextlib.suppress(psutil.Error):  # gone, or raising priority needs privileges
-                process.nice(nice)
-        self._before.clear()
-
-
 def _finished_run(payload: bytes | str) -> bool:
     """Whether a websocket frame from the server is the end of a full script run (the page is all sent)."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -196,13 +174,50 @@ def _finished_run(payload: bytes | str) -> bool:
     return finished and message.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
 
 
-def _open(browser, url: str, name: str, nice: BrowserNice) -> tuple[Session, dict]:
-    """A new browser session on the Train page; with the seconds until its Train button showed, and before.
+# Marks taken by the page itself, in ms after navigation started (performance.now), so that they do not wait
+# for this process (which shares the server's CPUs) to hear of them.
+_PAGE_MARKS = """(() => {
+    const marks = (window.__loadMarks = {});
+    window.WebSocket = class extends window.WebSocket {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener("open", () => { marks.websocket_open ??= performance.now(); });
+        }
+    };
+    const shown = () => [...document.querySelectorAll("button")].some(b => b.textContent.trim() === "Train");
+    const watch = new MutationObserver(() => {
+        if (shown()) {
+            watch.disconnect();
+            requestAnimationFrame(() => { marks.button_shown = performance.now(); });  // the frame that draws it
+        }
+    });
+    document.addEventListener("DOMContentLoaded", () => watch.observe(document.body, {childList: true, subtree: true}));
+})();"""
 
-    `websocket_open`: the browser has loaded Streamlit's frontend and connects; `script_finished`: the server
-    has run the page and sent all of it; `button_shown`: the browser has drawn it (the page load).
+_FETCH_MARKS = """() => {
+    const files = performance.getEntriesByType("resource").filter(r => /\\.(js|css)(\\?|$)/.test(r.name));
+    const waits = files.map(r => r.responseStart - r.requestStart);
+    return {
+        ...window.__loadMarks,
+        html_received: performance.getEntriesByType("navigation")[0].responseEnd,
+        frontend_received: Math.max(0, ...files.map(r => r.responseEnd)),
+        frontend_slowest_server_wait: Math.max(0, ...waits),
+        frontend_files: files.length,
+    };
+}"""
+
+
+def _open(browser, url: str, name: str) -> tuple[Session, dict]:
+    """A new browser session on the Train page; with when its Train button was drawn, and the steps before.
+
+    In seconds after navigating, as the page's own clock tells: `websocket_open` (the browser has loaded
+    Streamlit's frontend and connected), `html_received`, `frontend_received` (the last of the frontend's JS and
+    CSS files), `frontend_slowest_server_wait` (the longest any of them waited for the server's first byte) and
+    `button_shown` (the frame that drew the Train button: the page load). As this process saw them:
+    `script_finished` (the server had run the page and sent all of it) and `button_seen_by_bench`.
     """
     context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.add_init_script(_PAGE_MARKS)
     page = context.new_page()
     marks: dict[str, float] = {}
     started = time.monotonic()
@@ -211,15 +226,14 @@ def _open(browser, url: str, name: str, nice: BrowserNice) -> tuple[Session, dic
         if "script_finished" not in marks and _finished_run(payload):
             marks["script_finished"] = round(time.monotonic() - started, 2)
 
-    def on_websocket(socket) -> None:
-        marks.setdefault("websocket_open", round(time.monotonic() - started, 2))
-        socket.on("framereceived", on_frame)
-
-    page.on("websocket", on_websocket)
+    page.on("websocket", lambda socket: socket.on("framereceived", on_frame))
     page.goto(url)
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=120_000)
-    marks["button_shown"] = round(time.monotonic() - started, 2)
-    nice.apply()
+    marks["button_seen_by_bench"] = round(time.monotonic() - started, 2)
+    page.wait_for_function("() => window.__loadMarks.button_shown !== undefined", timeout=10_000)
+    timing = page.evaluate(_FETCH_MARKS)
+    count = timing.pop("frontend_files")
+    marks.update({key: round(ms / 1000, 2) for key, ms in timing.items()}, frontend_files=count)
     return Session(name, context, page), marks
 
 
@@ -245,14 +259,15 @@ def _wave(
     sampler: Sampler,
     sessions: int,
     epochs: int,
-    nice: BrowserNice,
     timeout: float,
     settle_seconds: float,
+    viewer=None,
 ) -> dict:
-    """Sessions press Train at once, a further one loads meanwhile; then every tab closes. Its figures."""
+    """Sessions press Train at once, a further one loads meanwhile (in `viewer`, a browser of its own, if
+    given); then every tab closes. Its figures."""
     log = SCREENSHOTS / LOG_NAME
     ended_before = len(_ended_lines(log))
-    opened = [_open(browser, f"{url}/?epochs={epochs}", f"session {i + 1}", nice) for i in range(sessions)]
+    opened = [_open(browser, f"{url}/?epochs={epochs}", f"session {i + 1}") for i in range(sessions)]
     people = [session for session, _ in opened]
     loaded = sampler.now()
     started = time.monotonic()
@@ -263,7 +278,7 @@ def _wave(
     waiting = [p for p in people if p.positions]
     if waiting:
         waiting[-1].page.screenshot(path=SCREENSHOTS / "train_queued.png")
-    extra, extra_load = _open(browser, f"{url}/?epochs={FIFTH_EPOCHS}", "extra session", nice)
+    extra, extra_load = _open(viewer or browser, f"{url}/?epochs={FIFTH_EPOCHS}", "extra session")
     extra.page.get_by_role("button", name="Train", exact=True).click()
     everyone = [*people, extra]
     _poll(everyone, started, lambda: all(p.final for p in people), timeout)
@@ -306,40 +321,41 @@ def run(
     epochs: int = 1,
     max_jobs: int = 1,
     ttl: int = 10,
-    nice: int | None = 19,
     timeout: float = 600,
     settle_seconds: float = 20,
     waves: int = 1,
     server_cpus: set[int] | None = None,
+    viewer=None,
 ) -> dict:
     """The scenario `waves` times on one server of its own; every figure in one dict.
 
-    `nice=None`: the browser's priority is left as it was launched.
+    `viewer`: a second browser for the further session's page (the four share `browser`).
     """
-    browser_nice = BrowserNice(nice)
     with load_server(max_jobs, ttl, cpus=server_cpus) as (url, pid), Sampler(pid) as sampler:
-        browser_nice.apply()
         idle = sampler.now()
-        try:
-            results = [
-                _wave(browser, url, sampler, sessions, epochs, browser_nice, timeout, settle_seconds)
-                for _ in range(waves)
-            ]
-        finally:
-            browser_nice.restore()
+        results = [
+            _wave(browser, url, sampler, sessions, epochs, timeout, settle_seconds, viewer) for _ in range(waves)
+        ]
         peaks = sampler.peaks()
     return {
         "sessions": sessions,
         "epochs": epochs,
         "max_jobs": max_jobs,
         "disconnected_session_ttl": ttl,
-        "server_cpus": sorted(server_cpus) if server_cpus else "shared with the browser",
-        "browser_cpus": sorted(os.sched_getaffinity(0)),
-        "browser_nice": nice if nice is not None else "set at launch",
+        "server_cpus": sorted(server_cpus) if server_cpus else sorted(os.sched_getaffinity(0)),
+        "fifth_page_browser": "its own" if viewer is not None else "shared with the others",
         "server_idle": idle,
         **peaks,
         "waves": results,
     }
+
+
+def _started(browser):
+    """A browser that has opened and closed one blank page: running, as a user's is when they open a link."""
+    context = browser.new_context()
+    context.new_page().goto("about:blank")
+    context.close()
+    return browser
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -348,36 +364,70 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=1, help="epochs of each of their jobs")
     parser.add_argument("--max-jobs", type=int, default=1, help="MNIST_LIVE_MAX_JOBS for the server")
     parser.add_argument("--ttl", type=int, default=10, help="server.disconnectedSessionTTL, seconds")
-    parser.add_argument("--browser-nice", type=int, default=19, help="CPU niceness of the browser (0-19)")
+    parser.add_argument(
+        "--browser-nice", type=int, default=0, help="CPU priority of the whole browser against the server (0-19)"
+    )
     parser.add_argument("--settle", type=float, default=30, help="seconds to watch memory after the last release")
     parser.add_argument("--waves", type=int, default=1, help="times to run it on the same server (memory reuse)")
-    parser.add_argument(
+    layout = parser.add_mutually_exclusive_group()
+    layout.add_argument(
         "--server-cpus", type=int, default=0,
-        help="give the server this many CPUs and the browser the others, as on a server with its users elsewhere",
+        help="give the server this many CPUs and the browsers the others, as on a server with its users elsewhere",
+    )  # fmt: skip
+    layout.add_argument(
+        "--fifth-cpu", action="store_true",
+        help="give the further page's browser a CPU of its own, as a user's machine; everything else the others",
+    )  # fmt: skip
+    layout.add_argument(
+        "--shared-browser", action="store_true",
+        help="load the further page in the four sessions' browser rather than in a browser of its own",
     )  # fmt: skip
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    server_cpus = None
+    mine = sorted(os.sched_getaffinity(0))
+    server_cpus, browser_cpus, fifth_cpus = set(mine), set(mine), set(mine)
     if args.server_cpus:
-        mine = sorted(os.sched_getaffinity(0))
         if not 0 < args.server_cpus < len(mine):
-            raise SystemExit(f"--server-cpus must leave the browser at least one of the {len(mine)} CPUs")
+            raise SystemExit(f"--server-cpus must leave the browsers at least one of the {len(mine)} CPUs")
         server_cpus = set(mine[: args.server_cpus])
-        os.sched_setaffinity(0, mine[args.server_cpus :])  # the browser, launched below, inherits the rest
+        browser_cpus = fifth_cpus = set(mine[args.server_cpus :])
+    elif args.fifth_cpu:
+        if len(mine) < 2:
+            raise SystemExit("--fifth-cpu needs at least two CPUs")
+        server_cpus = browser_cpus = set(mine[:-1])
+        fifth_cpus = {mine[-1]}
 
     if _chromium() is None:
         raise SystemExit("needs Chromium (Debian package 'chromium')")
     with sync_playwright() as playwright:
-        browser = launch_niced_chromium(playwright, args.browser_nice)  # its every process inherits the priority
+        browser = _launch_on(playwright, args.browser_nice, browser_cpus)
+        viewer = None if args.shared_browser else _started(_launch_on(playwright, args.browser_nice, fifth_cpus))
+        os.sched_setaffinity(0, server_cpus)  # this process (the server's parent, and its sampler) with the server
         try:
-            result = run(browser, args.sessions, args.epochs, args.max_jobs, args.ttl, None,
-                         settle_seconds=args.settle, waves=args.waves, server_cpus=server_cpus)  # fmt: skip
+            result = run(browser, args.sessions, args.epochs, args.max_jobs, args.ttl, settle_seconds=args.settle,
+                         waves=args.waves, server_cpus=set(server_cpus), viewer=viewer)  # fmt: skip
         finally:
-            browser.close()
-    result["browser_nice"] = args.browser_nice
+            for each in (browser, viewer):
+                if each is not None:
+                    each.close()
+    result.update(
+        browser_cpus=sorted(browser_cpus),
+        fifth_browser_cpus=sorted(fifth_cpus) if viewer is not None else "the four's",
+        browser_nice=args.browser_nice,
+    )
     print(json.dumps(result, indent=2))
     return result
+
+
+def _launch_on(playwright, nice: int, cpus: set[int]):
+    """launch_niced_chromium with every process of the browser on `cpus` (it inherits this process's mask)."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        return launch_niced_chromium(playwright, nice)
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 if __name__ == "__main__":

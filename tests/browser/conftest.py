@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,12 +34,24 @@ def _chromium() -> str | None:
 
 
 def launch_niced_chromium(playwright, nice: int):
-    """Debian's Chromium launched by Playwright at the given CPU priority (its every process inherits it)."""
+    """Debian's Chromium launched by Playwright, the whole browser weighed at CPU priority `nice` (0-19).
+
+    Playwright starts Chromium in a session of its own, and Linux's autogroup scheduling (on by default) splits
+    the CPUs between sessions before nice values count within one; Chromium, run as root, also sets its
+    processes' nice values itself. So the priority goes to the browser's autogroup, which weighs all of its
+    processes against the server's, and where autogroups are off, to the processes it starts with.
+    """
     with tempfile.TemporaryDirectory() as folder:  # the launcher is needed only to start the browser
         wrapper = Path(folder) / "chromium-niced"
         wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {_chromium()} "$@"\n')
         wrapper.chmod(0o755)
-        return playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error, OSError):  # no autogroups here: the launch priority stands
+            if "chrom" in process.name().lower():
+                Path(f"/proc/{process.pid}/autogroup").write_text(str(nice))
+                break  # one autogroup: the browser's session
+    return browser
 
 
 def _free_port() -> int:
