@@ -2,13 +2,11 @@
 
 import streamlit as st
 
-from mnist_core.memory import limit_arenas
 from mnist_core.warmup import start_tensorflow_import
 from ui.keras_guard import keep_keras_session
 from ui.sidebar import sidebar_settings
 from ui.snapshots import snapshot_panel
 
-limit_arenas()  # before the training threads start: memory they free can then go back to the system
 keep_keras_session()
 start_tensorflow_import()  # the Train page needs TensorFlow only once someone presses Train
 

@@ -1,10 +1,11 @@
 """Hand freed memory back to the system, so that a server's RSS falls again after sessions end.
 
-Python and TensorFlow allocate through glibc's malloc. With one arena per busy thread (up to 8 per core),
-memory freed by a finished job stays in its thread's arena and the process keeps it: in tests.bench_load the
-RSS grew 50-100 MB per wave of sessions and never fell. Fewer arenas leave less of it stranded, and
-`malloc_trim` returns the free pages of every arena (50-80 MB within 30 s of a wave's sessions ending, in
-tests.bench_load). Elsewhere than glibc (macOS, musl) both are no-ops.
+Python and TensorFlow allocate through glibc's malloc. `malloc_trim` returns the free pages of every arena
+(tests.bench_load: RSS fell 50-110 MB within 30 s of a wave's sessions ending). Capping the arenas
+(MALLOC_ARENA_MAX=2) leaves less freed memory stranded, but only the environment can do that for a server:
+glibc fixes its limit once a process has more than 8 arenas, and under `streamlit run` the server's threads
+have made them (16 on 2 cores) before the app's first line runs. Elsewhere than glibc (macOS, musl) this is a
+no-op.
 """
 
 from __future__ import annotations
@@ -12,11 +13,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import os
-
-M_ARENA_MAX = -8  # glibc's malloc.h
-DEFAULT_ARENAS = 2
-ARENAS_VARIABLE = "MALLOC_ARENA_MAX"  # glibc's own variable: when set, glibc has applied it already
 
 
 @functools.cache
@@ -26,22 +22,10 @@ def _glibc() -> ctypes.CDLL | None:
         return None
     try:
         libc = ctypes.CDLL(name)
-        libc.mallopt, libc.malloc_trim  # noqa: B018 - both must exist (glibc)
+        libc.malloc_trim  # noqa: B018 - it must exist (glibc)
     except (OSError, AttributeError):
         return None
     return libc
-
-
-def limit_arenas(count: int = DEFAULT_ARENAS) -> bool:
-    """Cap malloc's arenas at `count` unless MALLOC_ARENA_MAX is set; True if the cap was set here.
-
-    glibc fixes its arena limit once the process has more than 8 arenas, so call this early, before the
-    threads that train start.
-    """
-    libc = _glibc()
-    if libc is None or os.environ.get(ARENAS_VARIABLE):
-        return False
-    return bool(libc.mallopt(M_ARENA_MAX, count))
 
 
 def release_free_memory() -> bool:

@@ -45,15 +45,6 @@ def test_release_free_memory_hands_freed_pages_back(where: str) -> None:
     assert len(keep) == 600 and all(len(b) == 1001 for b in keep)  # the live blocks are intact
 
 
-@glibc
-def test_limit_arenas_caps_malloc_unless_the_variable_set_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(memory.ARENAS_VARIABLE, raising=False)
-    assert memory.limit_arenas() is True
-    monkeypatch.setenv(memory.ARENAS_VARIABLE, "4")
-    assert memory.limit_arenas() is False  # glibc read it at start-up: leave it be
-
-
 def test_no_glibc_means_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "_glibc", lambda: None)
-    assert memory.limit_arenas() is False
     assert memory.release_free_memory() is False
