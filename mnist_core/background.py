@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-from mnist_core.priority import lower_training_priority
 from mnist_core.slots import JobSlots, Ticket, get_slots
 
 QUEUE_STOP_MESSAGE = "Stopped before it started: it was waiting for a free training slot."
@@ -16,7 +15,7 @@ class BackgroundWork:
     Subclasses set `self.state` (with request_pause, request_resume, request_stop, stop_requested,
     set_queue_position and set_status) before start. The thread first waits its turn for a slot in `slots`
     (the process-wide ones by default), reporting its place in line through `state.set_queue_position`, and
-    gives the slot back however `_run` ends. Granted, it runs at the training priority (mnist_core.priority).
+    gives the slot back however `_run` ends.
 
     A paused job keeps its slot: its model and optimizer state live in the paused thread, so it uses memory but
     no CPU, and giving the slot up would send Resume to the back of the line behind jobs that started later.
@@ -51,7 +50,6 @@ class BackgroundWork:
         try:
             granted = self._slots.wait(ticket, lambda: state.stop_requested, on_position=state.set_queue_position)
             if granted and not state.stop_requested:
-                lower_training_priority()  # the pages of every session come first (mnist_core.priority)
                 self._run()  # reports its own failures in the state
             else:
                 self._stopped_in_queue()
