@@ -13,10 +13,9 @@ browser; the further page opens in a browser of its own (started before the clic
 running when they open a link; `--shared-browser` loads it in the four's): Playwright starts each browser in a
 session of its own, and Linux's autogroups split the CPUs between sessions (the server's, each browser's) before
 nice values count within one, so the further page is not queued behind the four tabs' live charts, as it would
-not be on its own machine. Within the server the training runs below the page work (mnist_core.priority).
-`--browser-nice 19` lowers the browsers' whole sessions instead (tests.bench_app's default), so that pages load
-only as fast as training leaves CPU idle; `--server-cpus 1` pins the server to one CPU and the browsers to the
-others, a one-CPU server with its users' browsers elsewhere.
+not be on its own machine. `--browser-nice 19` lowers the browsers' whole sessions (tests.bench_app's default),
+so that pages load only as fast as training leaves CPU idle; `--server-cpus 1` pins the server to one CPU and
+the browsers to the others, a one-CPU server with its users' browsers elsewhere.
 The further page's load (`button_shown`: the frame that drew its Train button, by the page's own clock) comes
 with the steps before it (see `_open`).
 `--waves N` repeats it all on the same server, to see whether memory comes back or is reused. Per wave: the
