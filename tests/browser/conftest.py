@@ -41,17 +41,27 @@ def launch_niced_chromium(playwright, nice: int):
     processes' nice values itself. So the priority goes to the browser's autogroup, which weighs all of its
     processes against the server's, and where autogroups are off, to the processes it starts with.
     """
+    before = {process.pid for process in _chromium_processes()}  # browsers launched earlier keep theirs
     with tempfile.TemporaryDirectory() as folder:  # the launcher is needed only to start the browser
         wrapper = Path(folder) / "chromium-niced"
         wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {_chromium()} "$@"\n')
         wrapper.chmod(0o755)
         browser = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
-    for process in psutil.Process().children(recursive=True):
-        with contextlib.suppress(psutil.Error, OSError):  # no autogroups here: the launch priority stands
-            if "chrom" in process.name().lower():
+    for process in _chromium_processes():
+        with contextlib.suppress(OSError):  # no autogroups here: the launch priority stands
+            if process.pid not in before:
                 Path(f"/proc/{process.pid}/autogroup").write_text(str(nice))
-                break  # one autogroup: the browser's session
+                break  # one autogroup: the new browser's session
     return browser
+
+
+def _chromium_processes() -> list[psutil.Process]:
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "chrom" in process.name().lower():
+                found.append(process)
+    return found
 
 
 def _free_port() -> int:
