@@ -1,7 +1,7 @@
 """Hand freed memory back to the system, so that a server's RSS falls again after sessions end.
 
 Python and TensorFlow allocate through glibc's malloc. `malloc_trim` returns the free pages of every arena
-(tests.bench_load: RSS fell 50-110 MB within 30 s of a wave's sessions ending). Capping the arenas
+(tests.bench_load: RSS fell 20-70 MB within 30 s of a wave's sessions ending). Capping the arenas
 (MALLOC_ARENA_MAX=2) leaves less freed memory stranded, but only the environment can do that for a server:
 glibc fixes its limit once a process has more than 8 arenas, and under `streamlit run` the server's threads
 have made them (16 on 2 cores) before the app's first line runs. Elsewhere than glibc (macOS, musl) this is a

@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> dict:
         os.sched_setaffinity(0, server_cpus)  # this process (the server's parent, and its sampler) with the server
         try:
             result = run(browser, args.sessions, args.epochs, args.max_jobs, args.ttl, settle_seconds=args.settle,
-                         waves=args.waves, server_cpus=set(server_cpus), viewer=viewer)  # fmt: skip
+                         waves=args.waves, server_cpus=server_cpus, viewer=viewer)  # fmt: skip
         finally:
             for each in (browser, viewer):
                 if each is not None:

@@ -1,4 +1,4 @@
-"""mnist_core.memory: freed memory goes back to the system (glibc; elsewhere both calls are no-ops)."""
+"""mnist_core.memory: freed memory goes back to the system (glibc; elsewhere the call is a no-op)."""
 
 from __future__ import annotations
 
