@@ -274,12 +274,12 @@ def _wave(
         person.page.get_by_role("button", name="Train", exact=True).click()
     # The further page loads while the first job trains and the others wait their turn.
     _poll(people, started, lambda: any(p.started_s is not None for p in people), timeout)
-    waiting = [p for p in people if p.positions]
-    if waiting:
-        waiting[-1].page.screenshot(path=SCREENSHOTS / "train_queued.png")
     extra, extra_load = _open(viewer or browser, f"{url}/?epochs={FIFTH_EPOCHS}", "extra session")
     extra.page.get_by_role("button", name="Train", exact=True).click()
     everyone = [*people, extra]
+    _poll(everyone, started, lambda: bool(extra.positions) or extra.started_s is not None, timeout)
+    if extra.positions:  # behind the four: its page shows its place in line
+        extra.page.screenshot(path=SCREENSHOTS / "train_queued.png")
     _poll(everyone, started, lambda: all(p.final for p in people), timeout)
     _poll(everyone, started, lambda: extra.started_s is not None, timeout)  # its long run is under way
     before_close = sampler.now()
