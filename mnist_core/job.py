@@ -116,15 +116,8 @@ class TrainingJob(BackgroundWork):
         state = self.state
         try:
             state.set_status("starting", "Building the network")
-            model = build_model(self.layers, self.settings.seed)
-            if self.initial_weights is not None:
-                model.set_weights(self.initial_weights)  # raises on weights of another network
+            model, decay = compiled_model(self.layers, self.settings, self.initial_weights)
             self.model = model  # for inspection once the job has ended; the page uses published weights
-            optimizer = build_optimizer(self.settings.optimizer, self.settings.averaging)
-            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            decay = keras.Variable(0.0, trainable=False, name="l2_coefficient")
-            for kernel in decayed_kernels(model):
-                kernel.regularizer = L2Decay(decay)
             self._train(model, decay)
         except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
             state.set_status("error", f"Training failed: {type(exc).__name__}: {exc}")
@@ -142,7 +135,7 @@ class TrainingJob(BackgroundWork):
             overall = self.start_point.epoch + epoch
             order = np.random.default_rng([self.settings.seed, overall]).permutation(len(data.train))
             model.fit(
-                _batches(data.train.x[order], data.train.y[order], callback.batch_size),
+                batches(data.train.x[order], data.train.y[order], callback.batch_size),
                 epochs=epoch + 1,
                 initial_epoch=epoch,
                 shuffle=False,
@@ -159,7 +152,23 @@ class TrainingJob(BackgroundWork):
         state.set_status("stopped" if stopped else "finished", done)
 
 
-def _batches(x: np.ndarray, y: np.ndarray, batch_size: int):
+def compiled_model(
+    layers: list[LayerSpec], settings: TrainSettings, initial_weights: Sequence[np.ndarray] | None = None
+) -> tuple[keras.Model, keras.Variable]:
+    """The job's model, compiled with its optimizer and L2 decay; with the decay's coefficient (set per epoch)."""
+    model = build_model(layers, settings.seed)
+    if initial_weights is not None:
+        model.set_weights(initial_weights)  # raises on weights of another network
+    optimizer = build_optimizer(settings.optimizer, settings.averaging)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    decay = keras.Variable(0.0, trainable=False, name="l2_coefficient")
+    for kernel in decayed_kernels(model):
+        kernel.regularizer = L2Decay(decay)
+    return model, decay
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int):
+    """The training input: images and labels in order, in batches."""
     # A tf.data pipeline trains ~25% faster than handing Keras the numpy arrays.
     import tensorflow as tf
 

@@ -13,6 +13,7 @@ TTL = 5  # server.disconnectedSessionTTL for this server: its sessions end 10 s 
 
 def test_four_sessions_queue_and_finish_and_their_work_ends_with_their_tabs(browser):
     result = run(browser, sessions=4, epochs=1, max_jobs=1, ttl=TTL, timeout=300, settle_seconds=5)
+    assert result["warm_up"]["ok"], result  # the first visit started TensorFlow's warm-up, which succeeded
     wave = result["waves"][0]
     assert set(wave["final_status"].values()) == {"finished"}, wave
     # One slot: one job trains at once, the other three wait 1st, 2nd and 3rd in line and move up.

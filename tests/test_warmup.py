@@ -1,0 +1,62 @@
+"""The background warm-up: TensorFlow imported and one short training run, once per process, reported."""
+
+import gc
+import threading
+import weakref
+
+import keras
+import pytest
+
+from mnist_core import warmup
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_exercise_training_trains_and_keeps_no_model(monkeypatch) -> None:
+    from mnist_core import job
+
+    built = []
+    real = job.compiled_model
+
+    def spy(*args, **kwargs):
+        model, decay = real(*args, **kwargs)
+        built.append(weakref.ref(model))
+        return model, decay
+
+    monkeypatch.setattr(job, "compiled_model", spy)
+    warmup.exercise_training()
+    assert len(built) == 1
+    gc.collect()
+    assert built[0]() is None  # nothing of it is kept
+
+
+def _start(monkeypatch, exercise) -> tuple[list, bool, bool]:
+    """start_tensorflow_import in a fresh state, twice; what on_ready got and what each call returned."""
+    monkeypatch.setattr(warmup, "_started", threading.Event())
+    monkeypatch.setattr(warmup, "ready", threading.Event())
+    monkeypatch.setattr(warmup, "exercise_training", exercise)
+    reports = []
+    first = warmup.start_tensorflow_import(on_ready=lambda seconds, failure: reports.append((seconds, failure)))
+    second = warmup.start_tensorflow_import(on_ready=lambda *a: reports.append("second"))
+    assert warmup.ready.wait(timeout=120)
+    for thread in threading.enumerate():
+        if thread.name == "tensorflow-import":
+            thread.join(timeout=30)
+    return reports, first, second
+
+
+def test_it_runs_once_and_reports_when_ready(monkeypatch) -> None:
+    runs = []
+    reports, first, second = _start(monkeypatch, lambda: runs.append(keras.__version__))
+    assert (first, second) == (True, False)
+    assert len(runs) == 1
+    assert len(reports) == 1 and reports[0][1] is None and reports[0][0] >= 0
+
+
+def test_a_failed_warm_up_is_reported_and_still_counts_as_ready(monkeypatch) -> None:
+    def broken() -> None:
+        raise RuntimeError("no kernels")
+
+    reports, _, _ = _start(monkeypatch, broken)
+    assert len(reports) == 1
+    assert isinstance(reports[0][1], RuntimeError) and "no kernels" in str(reports[0][1])
