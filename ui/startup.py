@@ -5,8 +5,8 @@ another thread holds it. The server's web thread wants it several times for each
 while a job's thread holds it for long stretches (tracing a new model's train step: ~1.5 s of pure Python) and
 the open pages' live redraws for shorter ones. At 0.5 ms a page that loaded while four sessions trained or
 queued drew its Train button in 2.09-2.35 s, against 2.48-3.16 s at 5 ms (tests.bench_load --fifth-cpu, 3 waves
-each; shortened only during job start-ups: 2.91-2.97 s). In-app training did not lose by it (tests.bench_app,
-in-app / headless examples/s, alternating runs: 0.788 and 0.868 at 0.5 ms, 0.719 and 0.770 at 5 ms).
+each); in-app training was ~7% slower (tests.bench_app: 9,274-9,658 against 10,147-10,425 examples/s), still
+above issue 2's 80% of headless. Shortened only during job start-ups, the page loads stayed at 2.91-2.97 s.
 """
 
 from __future__ import annotations
