@@ -5,10 +5,10 @@ import streamlit as st
 from ui.keras_guard import keep_keras_session
 from ui.sidebar import sidebar_settings
 from ui.snapshots import snapshot_panel
-from ui.startup import start_server_once
+from ui.startup import start_warm_up
 
 keep_keras_session()
-start_server_once()  # TensorFlow warms up in the background: the Train page needs it only once someone presses Train
+start_warm_up()  # the Train page needs TensorFlow only once someone presses Train
 
 st.set_page_config(page_title="MNIST Live", page_icon=":material/draw:", layout="wide")
 page = st.navigation(

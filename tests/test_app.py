@@ -1,6 +1,5 @@
 """The pages through streamlit.testing.v1.AppTest (headless, in-process)."""
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -45,19 +44,6 @@ def _button(at: AppTest, label: str):
 
 def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
-
-
-def test_the_app_hands_the_interpreter_over_sooner():
-    """The server-wide switch interval (ui.startup): pages load faster while jobs hold the interpreter."""
-    from ui.startup import SWITCH_SECONDS
-
-    usual = sys.getswitchinterval()
-    sys.setswitchinterval(0.005)  # Python's default: an earlier test's app run may have set it already
-    try:
-        _app()
-        assert sys.getswitchinterval() == pytest.approx(SWITCH_SECONDS)
-    finally:
-        sys.setswitchinterval(usual)
 
 
 def test_train_page_renders_with_sidebar_defaults():
