@@ -48,3 +48,33 @@ def test_release_free_memory_hands_freed_pages_back(where: str) -> None:
 def test_no_glibc_means_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "_glibc", lambda: None)
     assert memory.release_free_memory() is False
+
+
+_LARGE_AND_SMALL = """
+import ctypes, psutil
+{setup}
+rss = lambda: psutil.Process().memory_info().rss / 2**20
+first = bytearray(8 * 2**20); del first  # glibc's dynamic threshold: 8 MB blocks now go to its heap
+before = rss()
+large, small = [], []
+for i in range(40):
+    large.append(bytearray(8 * 2**20))  # zero-filled: every page touched
+    small.append(bytes(2000) + bytes([i]))  # long-lived, from malloc, right after each large block
+del large
+print(rss() - before)
+"""
+
+
+def _held_after_large_blocks(setup: str) -> float:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _LARGE_AND_SMALL.format(setup=setup)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return float(out.stdout.strip())
+
+
+@glibc
+def test_freed_large_blocks_go_back_to_the_system_at_once() -> None:
+    assert _held_after_large_blocks("") > 200  # glibc's default: the 320 MB freed stays with the process
+    assert _held_after_large_blocks("import mnist_core") < 40  # the package maps large blocks on import

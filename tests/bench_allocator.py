@@ -1,0 +1,85 @@
+"""Memory left behind by training jobs run one after another in one process, with glibc's malloc as it comes or
+tuned: `python -m tests.bench_allocator` prints one JSON object.
+
+Each job trains the default network for `--epochs` on MNIST (MNIST_NPZ_PATH or Keras's download), as one
+session's job in the server does, then is dropped; per job: seconds until its first progress (model build and
+tracing), its whole time, examples/s as the job reports them, and the process's RSS after it and after
+`malloc_trim`. `--mmap-threshold B` and `--trim-threshold B` set glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD
+(bytes) before anything is allocated; either one fixes both, as glibc does (no dynamic threshold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+def _rss_mb(process) -> int:
+    return round(process.memory_info().rss / 2**20)
+
+
+def run(jobs: int, epochs: int, libc: ctypes.CDLL) -> list[dict]:
+    import psutil
+
+    from mnist_core.data import load_mnist
+    from mnist_core.job import TrainingJob
+    from mnist_core.settings import TrainSettings
+
+    process, data, results = psutil.Process(), load_mnist(), []
+    for index in range(jobs):
+        started = time.monotonic()
+        job = TrainingJob(TrainSettings(epochs=epochs, seed=index), data)
+        job.start()
+        while not job.state.snapshot().examples_seen and job.state.snapshot().status != "error":
+            time.sleep(0.01)
+        first = time.monotonic() - started
+        job.join(timeout=1800)
+        snap = job.state.snapshot()
+        del job
+        gc.collect()
+        rss = _rss_mb(process)
+        libc.malloc_trim(0)
+        results.append({
+            "status": snap.status,
+            "seconds_to_first_progress": round(first, 2),
+            "seconds": round(time.monotonic() - started, 1),
+            "examples_per_second": round(snap.examples_per_second or 0),
+            "rss_mb": rss,
+            "rss_trimmed_mb": _rss_mb(process),
+        })  # fmt: skip
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench_allocator", description=__doc__)
+    parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--mmap-threshold", type=int, default=0, help="bytes; 0: glibc's dynamic default")
+    parser.add_argument("--trim-threshold", type=int, default=0, help="bytes; 0: glibc's dynamic default")
+    args = parser.parse_args(argv)
+    libc = ctypes.CDLL("libc.so.6")  # glibc only, as the tuning is
+    if args.mmap_threshold:
+        libc.mallopt(M_MMAP_THRESHOLD, args.mmap_threshold)
+    if args.trim_threshold:
+        libc.mallopt(M_TRIM_THRESHOLD, args.trim_threshold)
+    result = {
+        "mmap_threshold": args.mmap_threshold or "dynamic",
+        "trim_threshold": args.trim_threshold or "dynamic",
+        "jobs": run(args.jobs, args.epochs, libc),
+    }
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
