@@ -2,11 +2,13 @@
 
 import streamlit as st
 
+from mnist_core.memory import map_large_blocks
 from ui.keras_guard import keep_keras_session
 from ui.sidebar import sidebar_settings
 from ui.snapshots import snapshot_panel
 from ui.startup import start_warm_up
 
+map_large_blocks()  # before TensorFlow and MNIST allocate: freed large buffers go back to the system
 keep_keras_session()
 start_warm_up()  # the Train page needs TensorFlow only once someone presses Train
 

@@ -2,7 +2,6 @@
 
 import os
 
-from mnist_core.memory import map_large_blocks
 from mnist_core.slots import get_slots
 from mnist_core.threads import configure_tensorflow_threads
 
@@ -12,5 +11,3 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TensorFlow's thread pools, sized for the CPUs and the number of jobs that may train at once (read at start too).
 configure_tensorflow_threads(get_slots().limit)
-# Before TensorFlow and MNIST allocate: large blocks of their own, freed for good (mnist_core/memory.py).
-map_large_blocks()

@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> dict:
 
 def run(settings: TrainSettings, target: float = 0.99) -> dict:
     """Train with the same engine as the app and measure speed, accuracy and prediction latency."""
+    from mnist_core.memory import map_large_blocks
+
+    map_large_blocks()  # as the app's server does
     from mnist_core.job import TrainingJob
     from mnist_core.predict import CropPredictor, accuracy
 

@@ -4,7 +4,8 @@ Large blocks (4 MB and more: a batch's activations at large batch sizes, evaluat
 copy of MNIST) get mappings of their own, which go back to the system when freed. glibc's default puts blocks of
 up to 32 MB in its heaps once it has freed one that size, where the small long-lived blocks that land between
 them keep their pages: jobs run one after another in one process left 26 MB more each after `malloc_trim`, and
-3.5 MB with the fixed threshold, at the same speed (`python -m tests.bench_allocator`).
+3.5 MB with the fixed threshold, at the same speed (`python -m tests.bench_allocator [--map-large-blocks]`).
+The server (streamlit_app.py) and the headless benchmark (mnist_core.bench) call `map_large_blocks` first.
 
 Python and TensorFlow allocate through glibc's malloc. `malloc_trim` returns the free pages of every arena
 (tests.bench_load: RSS fell 20-70 MB within 30 s of a wave's sessions ending). Capping the arenas

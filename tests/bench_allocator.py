@@ -4,14 +4,13 @@ tuned: `python -m tests.bench_allocator` prints one JSON object.
 Each job trains the default network for `--epochs` on MNIST (MNIST_NPZ_PATH or Keras's download), as one
 session's job in the server does, then is dropped; per job: seconds until its first progress (model build and
 tracing), its whole time, examples/s as the job reports them, and the process's RSS after it and after
-`malloc_trim`. `--mmap-threshold B` and `--trim-threshold B` set glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD
-(bytes) before anything is allocated; either one fixes both, as glibc does (no dynamic threshold).
+`malloc_trim`. glibc's malloc as it comes by default; `--map-large-blocks` tunes it as the app's server does
+(mnist_core.memory.map_large_blocks) before anything is allocated.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import json
 import sys
@@ -21,18 +20,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-
 
 def _rss_mb(process) -> int:
     return round(process.memory_info().rss / 2**20)
 
 
-def run(jobs: int, epochs: int, libc: ctypes.CDLL) -> list[dict]:
+def run(jobs: int, epochs: int) -> list[dict]:
     import psutil
 
     from mnist_core.data import load_mnist
     from mnist_core.job import TrainingJob
+    from mnist_core.memory import release_free_memory
     from mnist_core.settings import TrainSettings
 
     process, data, results = psutil.Process(), load_mnist(), []
@@ -48,7 +46,7 @@ def run(jobs: int, epochs: int, libc: ctypes.CDLL) -> list[dict]:
         del job
         gc.collect()
         rss = _rss_mb(process)
-        libc.malloc_trim(0)
+        release_free_memory()
         results.append({
             "status": snap.status,
             "seconds_to_first_progress": round(first, 2),
@@ -64,18 +62,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m tests.bench_allocator", description=__doc__)
     parser.add_argument("--jobs", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--mmap-threshold", type=int, default=0, help="bytes; 0: glibc's dynamic default")
-    parser.add_argument("--trim-threshold", type=int, default=0, help="bytes; 0: glibc's dynamic default")
+    parser.add_argument("--map-large-blocks", action="store_true", help="tune malloc as the app's server does")
     args = parser.parse_args(argv)
-    libc = ctypes.CDLL("libc.so.6")  # glibc only, as the tuning is
-    if args.mmap_threshold:
-        libc.mallopt(M_MMAP_THRESHOLD, args.mmap_threshold)
-    if args.trim_threshold:
-        libc.mallopt(M_TRIM_THRESHOLD, args.trim_threshold)
+    from mnist_core.memory import map_large_blocks
+
     result = {
-        "mmap_threshold": args.mmap_threshold or "dynamic",
-        "trim_threshold": args.trim_threshold or "dynamic",
-        "jobs": run(args.jobs, args.epochs, libc),
+        "large_blocks_mapped": args.map_large_blocks and map_large_blocks(),
+        "jobs": run(args.jobs, args.epochs),
     }
     print(json.dumps(result, indent=2))
     return result
