@@ -15,7 +15,6 @@ from collections.abc import Callable
 import numpy as np
 
 _started = threading.Event()
-ready = threading.Event()  # set once the import and the warm-up run are done (or failed)
 
 WARMUP_IMAGES = 32
 
@@ -47,8 +46,6 @@ def _warm_up(on_ready: Callable[[float, Exception | None], None] | None) -> None
         exercise_training()
     except Exception as exc:  # noqa: BLE001 - a failed warm-up only means the first job pays the set-up
         failure = exc
-    finally:
-        ready.set()
     if on_ready is not None:
         on_ready(time.perf_counter() - started, failure)
 
