@@ -79,3 +79,42 @@ def test_freed_large_blocks_go_back_to_the_system_at_once() -> None:
     assert _held_after_large_blocks("") > 200  # glibc's default: the 320 MB freed stays with the process
     mapped = "from mnist_core.memory import map_large_blocks; assert map_large_blocks()"
     assert _held_after_large_blocks(mapped) < 40
+
+
+_TENSOR_FREED = """
+import os, sys
+os.environ["TF_ONEDNN_USE_SYSTEM_ALLOCATOR"] = sys.argv[1]
+import numpy as np, psutil
+import mnist_core
+from mnist_core.memory import map_large_blocks, release_free_memory
+assert map_large_blocks()
+import tensorflow as tf
+rss = lambda: psutil.Process().memory_info().rss / 2**20
+release_free_memory()
+before = rss()
+images = np.random.default_rng(0).integers(0, 255, (100_000, 28, 28), dtype=np.uint8)[1:]  # 78 MB, copied
+tensor = tf.constant(images) + 1  # an op's output: TensorFlow's allocator
+del images, tensor
+release_free_memory()
+print(rss() - before)
+"""
+
+
+def _held_after_tensor(system_allocator: str) -> float:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _TENSOR_FREED, system_allocator], capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+@glibc
+def test_tensorflow_hands_freed_tensors_back() -> None:
+    import os
+
+    assert os.environ["TF_ONEDNN_USE_SYSTEM_ALLOCATOR"] == "1"  # set by mnist_core's import, as the app has it
+    assert _held_after_tensor("0") > 60  # oneDNN's own pool keeps what it once held
+    assert _held_after_tensor("1") < 20
