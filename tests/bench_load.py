@@ -56,6 +56,7 @@ ENDED = re.compile(r"Session \S+ ended .*?(\d+) training thread\(s\) left")
 WARMED = re.compile(r"(?:TensorFlow imported and warmed up in|TensorFlow warm-up failed after) ([\d.]+) s")
 QUEUED = re.compile(r"Waiting for a training slot: (\d+)\w\w in line")
 FIFTH_EPOCHS = 6  # the extra session's run: long enough to be cut short by its tab closing
+SETTLING_EVERY = 30  # seconds between RSS readings while the server settles
 
 
 @contextlib.contextmanager
@@ -315,7 +316,7 @@ def _wave(
             break
         time.sleep(0.5)
     all_ended = sampler.now()
-    time.sleep(settle_seconds)  # the later collections (ui.lifecycle) and the allocator settle
+    settling = _watch_settling(sampler, settle_seconds)  # the later collections (ui.lifecycle), the allocator
     lines = _ended_lines(log)[ended_before:]
     return {
         "queue_positions_seen": {p.name: p.positions for p in people},
@@ -333,7 +334,19 @@ def _wave(
         "seconds_from_close_to_all_ended": None if ended_after is None else round(ended_after, 1),
         "server_when_all_ended": all_ended,
         "server_settled": {**sampler.now(), "seconds_after_all_ended": settle_seconds},
+        "server_settling_rss_mb": settling,
     }
+
+
+def _watch_settling(sampler: Sampler, seconds: float, every: float = SETTLING_EVERY) -> dict[str, int]:
+    """The server's RSS every `every` seconds for `seconds` after the sessions ended, keyed by seconds."""
+    rss, waited = {}, 0.0
+    while waited < seconds:
+        step = min(every, seconds - waited)
+        time.sleep(step)
+        waited += step
+        rss[f"{waited:g}"] = sampler.now()["rss_mb"]
+    return rss
 
 
 def run(
