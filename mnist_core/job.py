@@ -15,10 +15,11 @@ from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_ker
 from mnist_core.background import BackgroundWork
 from mnist_core.data import Mnist
 from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, Snapshot, StreamPrediction
-from mnist_core.optimizers import build_optimizer, set_live_params
+from mnist_core.optimizers import set_live_params
 from mnist_core.predict import CropPredictor, accuracy, cross_entropy
 from mnist_core.settings import LIVE_PER_BATCH, LIVE_PER_EPOCH, TrainSettings
 from mnist_core.slots import JobSlots
+from mnist_core.training_models import ModelPool, TrainingModel, get_pool, training_model
 
 PUSH_SECONDS = 0.25  # live progress at most this often
 STREAM_SECONDS = 0.5  # test-digit stream, forward timing and published weights at most this often
@@ -64,6 +65,8 @@ class TrainingJob(BackgroundWork):
     job trains `settings.epochs` more epochs.
 
     The thread takes one of `slots` (the process-wide ones by default) and waits, status "queued", until it can.
+    Its compiled model comes from `pool` (the process-wide one by default) when an ended job left one there for
+    the same network and optimizer, and goes back there when this job ends (ModelPool(0) keeps none).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class TrainingJob(BackgroundWork):
         layers: list[LayerSpec] | None = None,
         *,
         slots: JobSlots | None = None,
+        pool: ModelPool | None = None,
         initial_weights: Sequence[np.ndarray] | None = None,
         history: Snapshot | None = None,
     ):
@@ -82,8 +86,25 @@ class TrainingJob(BackgroundWork):
         self.initial_weights = list(initial_weights) if initial_weights is not None else None
         self.start_point = StartPoint.of(history)
         self.state = LiveState(**self.start_point.totals(settings.epochs, len(data.train)), past=history)
-        self.model: keras.Model | None = None
+        self._pool = pool if pool is not None else get_pool()
+        self._training: TrainingModel | None = None
+        self._final_weights: list[np.ndarray] | None = None
+        self._final_model: keras.Model | None = None
         super().__init__("mnist-live-training", slots)
+
+    @property
+    def model(self) -> keras.Model | None:
+        """The network being trained; once the job has ended (read it after join), a copy of its final weights.
+
+        The pages use the published weights (LiveState) instead: the trained model itself goes back to the pool.
+        """
+        held = self._training
+        if held is not None:
+            return held.model
+        if self._final_model is None and self._final_weights is not None:
+            self._final_model = build_model(self.layers, self.settings.seed)
+            self._final_model.set_weights(self._final_weights)
+        return self._final_model
 
     def change(self, new: TrainSettings) -> ChangeReport:
         """Queue the live-changeable differences from the current settings; report the rest."""
@@ -116,11 +137,19 @@ class TrainingJob(BackgroundWork):
         state = self.state
         try:
             state.set_status("starting", "Building the network")
-            model, decay = compiled_model(self.layers, self.settings, self.initial_weights)
-            self.model = model  # for inspection once the job has ended; the page uses published weights
-            self._train(model, decay)
+            self._training = training_model(self.layers, self.settings, self.initial_weights, self._pool)
+            self._train(self._training.model, self._training.decay)
         except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
             state.set_status("error", f"Training failed: {type(exc).__name__}: {exc}")
+        finally:
+            self._hand_back()
+
+    def _hand_back(self) -> None:
+        held, self._training = self._training, None
+        if held is None:
+            return
+        self._final_weights = held.model.get_weights()
+        self._pool.give_back(held)
 
     def _train(self, model: keras.Model, decay: keras.Variable) -> None:
         state, data = self.state, self.data
@@ -152,21 +181,6 @@ class TrainingJob(BackgroundWork):
         state.set_status("stopped" if stopped else "finished", done)
 
 
-def compiled_model(
-    layers: list[LayerSpec], settings: TrainSettings, initial_weights: Sequence[np.ndarray] | None = None
-) -> tuple[keras.Model, keras.Variable]:
-    """The job's model, compiled with its optimizer and L2 decay; with the decay's coefficient (set per epoch)."""
-    model = build_model(layers, settings.seed)
-    if initial_weights is not None:
-        model.set_weights(initial_weights)  # raises on weights of another network
-    optimizer = build_optimizer(settings.optimizer, settings.averaging)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    decay = keras.Variable(0.0, trainable=False, name="l2_coefficient")
-    for kernel in decayed_kernels(model):
-        kernel.regularizer = L2Decay(decay)
-    return model, decay
-
-
 def batches(x: np.ndarray, y: np.ndarray, batch_size: int):
     """The training input: images and labels in order, in batches."""
     # A tf.data pipeline trains ~25% faster than handing Keras the numpy arrays.
@@ -194,16 +208,6 @@ class PerBatch:
         values = tuple((mean * total - before * self._seen) / size for mean, before in zip(means, self._means))
         self._means, self._seen = tuple(means), total
         return values
-
-
-class L2Decay:
-    """ConvNetJS's L2 decay: the loss gains coefficient * sum(w^2), coefficient = decay / (2 * batch size)."""
-
-    def __init__(self, coefficient: keras.Variable):
-        self.coefficient = coefficient
-
-    def __call__(self, weights):
-        return self.coefficient * keras.ops.sum(keras.ops.square(weights))
 
 
 class _LiveCallback(keras.callbacks.Callback):

@@ -25,11 +25,12 @@ import numpy as np
 from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_kernels
 from mnist_core.background import BackgroundWork
 from mnist_core.data import Mnist
-from mnist_core.job import DIVERGED_LOSS, LOSS_WINDOW, L2Decay, PerBatch  # the same decay and divergence rules as a job
+from mnist_core.job import DIVERGED_LOSS, LOSS_WINDOW, PerBatch  # the same divergence rules as a job
 from mnist_core.optimizers import build_optimizer
 from mnist_core.predict import CropPredictor, accuracy
 from mnist_core.settings import OPTIMIZERS, OptimizerSettings, SettingsError, default_optimizer, parse_field
 from mnist_core.slots import JobSlots
+from mnist_core.training_models import L2Decay  # and the same decay
 
 EVAL_EVERY = 5_000
 TEST_SUBSET = 2_000  # test accuracy uses the first 2,000 test images (k crops each) to keep evaluation cheap

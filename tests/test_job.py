@@ -7,14 +7,15 @@ import pytest
 
 from mnist_core.job import TrainingJob
 from mnist_core.settings import TrainSettings, default_optimizer
+from mnist_core.training_models import ModelPool
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def _job(data, **changes):
+def _job(data, pool=None, **changes):
     settings = TrainSettings(batch_size=50, epochs=2, seed=0).with_(**changes)
-    job = TrainingJob(settings, data)
+    job = TrainingJob(settings, data, pool=pool)
     job.start()
     return job
 
@@ -72,7 +73,8 @@ def _weight_change(job, seconds=1.0):
 def test_live_learning_rate_change_takes_effect(tiny):
     sgd = default_optimizer("sgd")
     frozen = sgd.params | {"learning_rate": 1e-9}
-    job = _job(tiny, optimizer=type(sgd)("sgd", frozen), epochs=200)
+    pool = ModelPool(1)  # the job hands its trained model back there when it ends
+    job = _job(tiny, pool, optimizer=type(sgd)("sgd", frozen), epochs=200)
     wait_until(lambda: job.state.snapshot().examples_seen > 100)
     assert _weight_change(job) < 1e-5
     report = job.change(job.settings.with_(optimizer=type(sgd)("sgd", frozen | {"learning_rate": 0.1})))
@@ -80,18 +82,20 @@ def test_live_learning_rate_change_takes_effect(tiny):
     assert _weight_change(job) > 1e-3
     job.stop()
     job.join(60)
-    assert float(job.model.optimizer.learning_rate) == pytest.approx(0.1)
+    assert float(pool.take(job.layers, job.settings).model.optimizer.learning_rate) == pytest.approx(0.1)
 
 
 def test_live_momentum_and_per_epoch_changes(tiny):
-    job = _job(tiny, optimizer=default_optimizer("momentum"), epochs=3)
+    pool = ModelPool(1)
+    job = _job(tiny, pool, optimizer=default_optimizer("momentum"), epochs=3)
     settings = job.settings
     new_optimizer = type(settings.optimizer)("momentum", settings.optimizer.params | {"momentum": 0.5})
     report = job.change(settings.with_(optimizer=new_optimizer, batch_size=100, weight_decay=0.01))
     assert report.applied == ["batch_size", "momentum", "weight_decay"]
     assert job.join(200)
     assert job.state.snapshot().status == "finished"
-    assert float(job.model.optimizer.momentum_variable.numpy()) == pytest.approx(0.5)
+    trained = pool.take(job.layers, job.settings).model
+    assert float(trained.optimizer.momentum_variable.numpy()) == pytest.approx(0.5)
 
 
 def test_changes_that_need_a_reset_are_reported(tiny):

@@ -16,6 +16,7 @@ from mnist_core.job import TrainingJob
 from mnist_core.race import Contestant, Race
 from mnist_core.settings import TrainSettings, default_optimizer
 from mnist_core.slots import JobSlots, get_slots
+from mnist_core.training_models import ModelPool
 from tests.conftest import wait_until
 from ui.lifecycle import SessionOwner, work_threads
 from ui.queue_note import ordinal
@@ -155,7 +156,8 @@ def _real_owner(settle_seconds: tuple[float, ...] = (1.0,)) -> SessionOwner:
 
 def _train_then_end_the_session(tiny, before: list[str]) -> tuple[weakref.ref, ...]:
     owner = _real_owner()
-    job = TrainingJob(TrainSettings(batch_size=50, epochs=100, seed=0), tiny)
+    # A pool that keeps no model: the process's keeps a few ended jobs' models, on purpose and bounded.
+    job = TrainingJob(TrainSettings(batch_size=50, epochs=100, seed=0), tiny, pool=ModelPool(0))
     owner.adopt("job", job)
     job.start()
     wait_until(lambda state=job.state: state.snapshot().examples_seen > 0)

@@ -1,8 +1,6 @@
 """The background warm-up: TensorFlow imported and one short training run, once per process, reported."""
 
-import gc
 import threading
-import weakref
 
 import keras
 import pytest
@@ -12,22 +10,19 @@ from mnist_core import warmup
 pytestmark = pytest.mark.timeout(300)
 
 
-def test_exercise_training_trains_and_keeps_no_model(monkeypatch) -> None:
-    from mnist_core import job
+def test_exercise_training_leaves_a_traced_default_model_for_the_first_job(monkeypatch) -> None:
+    from mnist_core import training_models
+    from mnist_core.architecture import PRESETS
+    from mnist_core.settings import TrainSettings
 
-    built = []
-    real = job.compiled_model
-
-    def spy(*args, **kwargs):
-        model, decay = real(*args, **kwargs)
-        built.append(weakref.ref(model))
-        return model, decay
-
-    monkeypatch.setattr(job, "compiled_model", spy)
+    pool = training_models.ModelPool(2)
+    monkeypatch.setattr(training_models, "_pool", pool)
     warmup.exercise_training()
-    assert len(built) == 1
-    gc.collect()
-    assert built[0]() is None  # nothing of it is kept
+    assert len(pool) == 1  # nothing else of it is kept
+    settings = TrainSettings()  # a default job, whatever its seed and run length
+    held = pool.take(PRESETS[settings.preset], settings.with_(seed=5, epochs=1))
+    assert held is not None and held.model.train_function is not None
+    assert held.model.optimizer.iterations.numpy() == 2  # it trained: 2 batches
 
 
 def _start(monkeypatch, exercise) -> tuple[list, bool, bool]:
