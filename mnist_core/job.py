@@ -141,15 +141,19 @@ class TrainingJob(BackgroundWork):
             self._train(self._training.model, self._training.decay)
         except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
             state.set_status("error", f"Training failed: {type(exc).__name__}: {exc}")
-        finally:
-            self._hand_back()
+            self._hand_back(keep=False)  # whatever failed may have left the model unusable
+        else:
+            self._hand_back(keep=True)
 
-    def _hand_back(self) -> None:
-        held, self._training = self._training, None
+    def _hand_back(self, keep: bool) -> None:
+        """Keep the final weights for `model`; the compiled model goes back to the pool if `keep`."""
+        held = self._training
         if held is None:
             return
         self._final_weights = held.model.get_weights()
-        self._pool.give_back(held)
+        self._training = None
+        if keep:
+            self._pool.give_back(held)
 
     def _train(self, model: keras.Model, decay: keras.Variable) -> None:
         state, data = self.state, self.data

@@ -45,8 +45,11 @@ class TrainingModel:
 
 def pool_key(layers: list[LayerSpec], settings: TrainSettings) -> str:
     """What a traced train step depends on: the layers, the optimizer's fixed settings and the averaging."""
-    fixed = {k: v for k, v in settings.optimizer.params.items() if k not in LIVE_PER_BATCH}
-    return json.dumps([layers, settings.optimizer.name, fixed, settings.averaging], sort_keys=True)
+    params, name = settings.optimizer.params, settings.optimizer.name
+    fixed = {k: v for k, v in params.items() if k not in LIVE_PER_BATCH}
+    # Plain SGD keeps momentum slots only when built with a momentum (mnist_core.optimizers.LiveMomentumSGD).
+    slots = name != "sgd" or params.get("momentum", 0.0) != 0
+    return json.dumps([layers, name, fixed, slots, settings.averaging], sort_keys=True)
 
 
 def new_training_model(
@@ -84,8 +87,8 @@ def reset(
     optimizer = held.model.optimizer
     for variable, value in zip(optimizer.variables, held.fresh_optimizer, strict=True):
         variable.assign(value)
-    params = settings.optimizer.params
-    set_live_params(optimizer, {k: params[k] for k in LIVE_PER_BATCH if k in params})
+    params = settings.optimizer.params  # with build_optimizer's defaults: a new model's starting values
+    set_live_params(optimizer, {"learning_rate": params["learning_rate"], "momentum": params.get("momentum", 0.0)})
     held.decay.assign(0.0)
 
 

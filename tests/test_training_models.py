@@ -43,14 +43,22 @@ def _with(name: str, **params) -> object:
 
 @pytest.mark.parametrize(
     ("name", "averaging"),
-    [("adadelta", 0.0), ("momentum", 0.0), ("adagrad", 0.0), ("adam", 0.99)],  # adagrad: accumulators start at 0.1
+    [
+        ("adadelta", 0.0),
+        ("sgd", 0.0),
+        ("momentum", 0.0),
+        ("nesterov", 0.99),
+        ("adagrad", 0.0),  # its accumulators start at 0.1
+        ("rmsprop", 0.0),
+        ("adam", 0.99),
+    ],
 )
 def test_a_kept_model_trains_exactly_as_a_new_one(mnist, name: str, averaging: float) -> None:
     data = small(mnist, 600, 200)
     first = TrainSettings(batch_size=50, epochs=1, seed=1, optimizer=_with(name), averaging=averaging)
     # The second job differs in everything a kept model must take on: seed, learning rate (and momentum).
     changed = {"learning_rate": first.optimizer.params["learning_rate"] / 2}
-    if name == "momentum":
+    if name in ("momentum", "nesterov"):
         changed["momentum"] = 0.5
     second = first.with_(seed=2, optimizer=_with(name, **changed))
     pool = ModelPool(1)
@@ -109,6 +117,9 @@ def test_only_the_same_network_and_fixed_optimizer_settings_share_a_model() -> N
     assert pool_key(LAYERS, settings.with_(optimizer=_with("adadelta", learning_rate=lr))) == base
     assert pool_key(LAYERS, settings.with_(optimizer=_with("adadelta", rho=0.9))) != base
     assert pool_key(LAYERS, settings.with_(optimizer=_with("adam"))) != base
+    # Plain SGD with a momentum has momentum slots, without one it has none.
+    sgd = pool_key(LAYERS, settings.with_(optimizer=_with("sgd")))
+    assert pool_key(LAYERS, settings.with_(optimizer=_with("sgd", momentum=0.9))) != sgd
     assert pool_key(LAYERS, settings.with_(averaging=0.0)) != base
     assert pool_key(PRESETS["large"], settings) != base
 
@@ -124,3 +135,31 @@ def test_the_pool_keeps_at_most_its_capacity_newest_first() -> None:
     assert pool.take(LAYERS, settings) is models[1]
     assert pool.take(LAYERS, settings) is None  # the oldest was dropped
     assert pool.take(LAYERS, settings.with_(averaging=0.0)) is None
+
+
+def test_a_kept_larger_network_with_dropout_trains_exactly_as_a_new_one(mnist) -> None:
+    data = small(mnist, 600, 200)
+    first = TrainSettings(batch_size=50, epochs=1, seed=1, preset="large")
+    pool = ModelPool(1)
+    _trained(data, first, pool)
+    reused = _trained(data, first.with_(seed=2), pool)
+    new = _trained(data, first.with_(seed=2), ModelPool(0))
+    assert len(pool) == 1
+    assert _metrics(reused) == _metrics(new)
+    for a, b in zip(reused.model.get_weights(), new.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_job_that_failed_while_training_does_not_hand_its_model_on(mnist, monkeypatch) -> None:
+    def fail(self, model, decay):
+        model.fit  # noqa: B018 - it had the model
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(TrainingJob, "_train", fail)
+    pool = ModelPool(1)
+    job = TrainingJob(TrainSettings(batch_size=50, epochs=1), small(mnist, 300, 100), pool=pool)
+    job.start()
+    assert job.join(timeout=300)
+    assert job.state.snapshot().status == "error"
+    assert len(pool) == 0
+    assert job.model is not None and job.model.optimizer is None  # a copy of its weights, not the compiled one
