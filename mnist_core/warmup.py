@@ -3,7 +3,8 @@
 The import lets the first page show without waiting for TensorFlow. The one short training run after it pays
 TensorFlow's and Keras's one-time set-up (kernels, tracing machinery, thread pools): done in a user's first job,
 that cost ~1 s more than in later jobs, all of it holding the interpreter lock, so it slowed every page the
-server was sending meanwhile (tests.bench_load's first wave).
+server was sending meanwhile (tests.bench_load's first wave). Its model, traced, stays in the pool of
+mnist_core.training_models, so the first job with the default network and optimizer does not trace one either.
 """
 
 from __future__ import annotations
