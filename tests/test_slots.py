@@ -223,7 +223,7 @@ def test_a_failed_job_gives_its_slot_back(tiny, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no network today")
 
-    monkeypatch.setattr(mnist_core.job, "build_model", broken)
+    monkeypatch.setattr(mnist_core.job, "training_model", broken)
     slots = JobSlots(1)
     job = _job(tiny, slots)
     job.start()
