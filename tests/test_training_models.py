@@ -36,6 +36,13 @@ def _metrics(job: TrainingJob) -> list:
     return [replace(record, train_seconds=0) for record in job.state.snapshot().history]
 
 
+def _assert_same_training(reused: TrainingJob, new: TrainingJob) -> None:
+    """The same losses and accuracies to the last bit, and the same final weights."""
+    assert _metrics(reused) == _metrics(new)
+    for a, b in zip(reused.model.get_weights(), new.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def _with(name: str, **params) -> object:
     optimizer = default_optimizer(name)
     return type(optimizer)(name, optimizer.params | params)
@@ -74,9 +81,7 @@ def test_a_kept_model_trains_exactly_as_a_new_one(mnist, name: str, averaging: f
 
     assert len(pool) == 1 and pool.take(LAYERS, second) is kept  # the same compiled model, back in the pool
     assert _tracings(kept.model) == traces  # and not traced again
-    assert _metrics(reused) == _metrics(new)  # losses and accuracies to the last bit
-    for a, b in zip(reused.model.get_weights(), new.model.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
+    _assert_same_training(reused, new)
 
 
 def test_a_kept_model_continues_from_given_weights(mnist) -> None:
@@ -90,9 +95,7 @@ def test_a_kept_model_continues_from_given_weights(mnist) -> None:
         job.start()
         assert job.join(timeout=300)
     assert len(pool) == 1
-    assert _metrics(reused) == _metrics(new)
-    for a, b in zip(reused.model.get_weights(), new.model.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
+    _assert_same_training(reused, new)
 
 
 def test_weights_of_another_network_fail_the_job_and_the_model_stays_kept(mnist) -> None:
@@ -145,9 +148,7 @@ def test_a_kept_larger_network_with_dropout_trains_exactly_as_a_new_one(mnist) -
     reused = _trained(data, first.with_(seed=2), pool)
     new = _trained(data, first.with_(seed=2), ModelPool(0))
     assert len(pool) == 1
-    assert _metrics(reused) == _metrics(new)
-    for a, b in zip(reused.model.get_weights(), new.model.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
+    _assert_same_training(reused, new)
 
 
 def test_a_job_that_failed_while_training_does_not_hand_its_model_on(mnist, monkeypatch) -> None:
