@@ -49,7 +49,7 @@ def pool_key(layers: list[LayerSpec], settings: TrainSettings) -> str:
     fixed = {k: v for k, v in params.items() if k not in LIVE_PER_BATCH}
     # Plain SGD keeps momentum slots only when built with a momentum (mnist_core.optimizers.LiveMomentumSGD).
     slots = name != "sgd" or params.get("momentum", 0.0) != 0
-    return json.dumps([layers, name, fixed, slots, settings.averaging], sort_keys=True)
+    return json.dumps([layers, name, fixed, slots, settings.averaging], sort_keys=True, default=str)
 
 
 def new_training_model(

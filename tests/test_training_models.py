@@ -125,6 +125,7 @@ def test_only_the_same_network_and_fixed_optimizer_settings_share_a_model() -> N
     assert pool_key(LAYERS, settings.with_(optimizer=_with("sgd", momentum=0.9))) != sgd
     assert pool_key(LAYERS, settings.with_(averaging=0.0)) != base
     assert pool_key(PRESETS["large"], settings) != base
+    assert pool_key([{**LAYERS[0], "filters": np.int64(8)}, *LAYERS[1:]], settings)  # a key for any values
 
 
 def test_the_pool_keeps_at_most_its_capacity_newest_first() -> None:
