@@ -65,13 +65,18 @@ print(rss() - before)
 """
 
 
-def _held_after_large_blocks(setup: str) -> float:
+def _mb_held(script: str, *args: str) -> float:
+    """Run `script` in a fresh process (so that nothing before it shaped its memory); the MB it printed last."""
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", _LARGE_AND_SMALL.format(setup=setup)], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
-    return float(out.stdout.strip())
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _held_after_large_blocks(setup: str) -> float:
+    return _mb_held(_LARGE_AND_SMALL.format(setup=setup))
 
 
 @glibc
@@ -100,21 +105,10 @@ print(rss() - before)
 """
 
 
-def _held_after_tensor(system_allocator: str) -> float:
-    import subprocess
-    import sys
-
-    out = subprocess.run(
-        [sys.executable, "-c", _TENSOR_FREED, system_allocator], capture_output=True, text=True, timeout=600
-    )
-    assert out.returncode == 0, out.stderr
-    return float(out.stdout.strip().splitlines()[-1])
-
-
 @glibc
 def test_tensorflow_hands_freed_tensors_back() -> None:
     import os
 
     assert os.environ["TF_ONEDNN_USE_SYSTEM_ALLOCATOR"] == "1"  # set by mnist_core's import, as the app has it
-    assert _held_after_tensor("0") > 60  # oneDNN's own pool keeps what it once held
-    assert _held_after_tensor("1") < 20
+    assert _mb_held(_TENSOR_FREED, "0") > 60  # oneDNN's own pool keeps what it once held
+    assert _mb_held(_TENSOR_FREED, "1") < 20
