@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 from tests.browser.conftest import (  # noqa: E402
     SCREENSHOTS,
     _chromium,
+    _chromium_processes,
     _free_port,
     _wait_healthy,
     launch_niced_chromium,
@@ -437,8 +438,11 @@ def main(argv: list[str] | None = None) -> dict:
     if _chromium() is None:
         raise SystemExit("needs Chromium (Debian package 'chromium')")
     with sync_playwright() as playwright:
-        browser = _launch_on(playwright, args.browser_nice, browser_cpus)
-        viewer = None if args.shared_browser else _started(_launch_on(playwright, args.browser_nice, fifth_cpus))
+        browser = launch_niced_chromium(playwright, args.browser_nice, browser_cpus)
+        viewer = None
+        if not args.shared_browser:
+            viewer = _started(launch_niced_chromium(playwright, args.browser_nice, fifth_cpus))
+        masks = sorted({tuple(sorted(p.cpu_affinity())) for p in _chromium_processes()})  # the pinning took
         os.sched_setaffinity(0, server_cpus)  # this process (the server's parent, and its sampler) with the server
         try:
             result = run(browser, args.sessions, args.epochs, args.max_jobs, args.ttl, settle_seconds=args.settle,
@@ -449,21 +453,12 @@ def main(argv: list[str] | None = None) -> dict:
                     each.close()
     result.update(
         browser_cpus=sorted(browser_cpus),
+        browser_cpu_masks_seen=masks,
         fifth_browser_cpus=sorted(fifth_cpus) if viewer is not None else "the four's",
         browser_nice=args.browser_nice,
     )
     print(json.dumps(result, indent=2))
     return result
-
-
-def _launch_on(playwright, nice: int, cpus: set[int]):
-    """launch_niced_chromium with every process of the browser on `cpus` (it inherits this process's mask)."""
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, cpus)
-    try:
-        return launch_niced_chromium(playwright, nice)
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 if __name__ == "__main__":

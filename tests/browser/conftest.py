@@ -33,8 +33,11 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def launch_niced_chromium(playwright, nice: int):
+def launch_niced_chromium(playwright, nice: int, cpus: set[int] | None = None):
     """Debian's Chromium launched by Playwright, the whole browser weighed at CPU priority `nice` (0-19).
+
+    `cpus`: the only CPUs every process of the browser may use. Set in the launcher, since the browser is
+    started by Playwright's driver, not by this process, and would not inherit this process's CPU mask.
 
     Playwright starts Chromium in a session of its own, and Linux's autogroup scheduling (on by default) splits
     the CPUs between sessions before nice values count within one; Chromium, run as root, also sets its
@@ -44,7 +47,8 @@ def launch_niced_chromium(playwright, nice: int):
     before = {process.pid for process in _chromium_processes()}  # browsers launched earlier keep theirs
     with tempfile.TemporaryDirectory() as folder:  # the launcher is needed only to start the browser
         wrapper = Path(folder) / "chromium-niced"
-        wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} {_chromium()} "$@"\n')
+        pin = f"taskset -c {','.join(map(str, sorted(cpus)))} " if cpus else ""
+        wrapper.write_text(f'#!/bin/sh\nexec {pin}nice -n {nice} {_chromium()} "$@"\n')
         wrapper.chmod(0o755)
         browser = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_FLAGS)
     for process in _chromium_processes():
