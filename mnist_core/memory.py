@@ -10,11 +10,10 @@ The server (streamlit_app.py) and the headless benchmark (mnist_core.bench) call
 Python and TensorFlow allocate through glibc's malloc (TensorFlow's oneDNN build only with
 TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1, set by mnist_core's import: otherwise it keeps a pool that never shrinks).
 `malloc_trim` returns the free pages of every arena (tests.bench_load: RSS fell 20-70 MB within 30 s of a wave's
-sessions ending). Capping the arenas
-(MALLOC_ARENA_MAX=2) leaves less freed memory stranded, but only the environment can do that for a server:
-glibc fixes its limit once a process has more than 8 arenas, and under `streamlit run` the server's threads
-have made them (16 on 2 cores) before the app's first line runs. Elsewhere than glibc (macOS, musl) this is a
-no-op.
+sessions ending). Capping the arenas (MALLOC_ARENA_MAX=2) leaves less freed memory stranded, but only the
+environment can do that for a server: glibc fixes its limit once a process has more than 8 arenas, and under
+`streamlit run` the server's threads have made them (16 on 2 cores) before the app's first line runs.
+Elsewhere than glibc (macOS, musl) this is a no-op.
 """
 
 from __future__ import annotations
