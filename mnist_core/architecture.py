@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,8 @@ def validate_layers(layers: list[LayerSpec]) -> None:
 
 def summarize(layers: list[LayerSpec]) -> list[LayerRow]:
     """The network's layers with output shapes and parameter counts; ArchitectureError listing every problem."""
+    if not isinstance(layers, (list, tuple)):
+        raise ArchitectureError([f"The network must be a list of layers, got {_kind(layers)}."])
     if not layers:
         raise ArchitectureError(["The network has no layers."])
     if len(layers) > MAX_LAYERS:
@@ -102,22 +105,81 @@ def parameter_count(layers: list[LayerSpec]) -> int:
 
 
 def row_errors(row: int, spec: LayerSpec) -> list[str]:
-    """Problems with one layer spec on its own (type, fields, ranges), each naming the row."""
+    """Problems with one layer spec on its own (type, fields, their types and ranges), each naming the row."""
+    if not isinstance(spec, Mapping):
+        return [f"row {row}: a layer must be an object with a type and its fields, got {_kind(spec)}"]
     kind = spec.get("type")
-    if kind not in LAYER_FIELDS:
-        return [f"row {row}: unknown layer type '{kind}' (choose from {', '.join(LAYER_FIELDS)})"]
-    errors = []
-    for key, typ in LAYER_FIELDS[kind].items():
-        value = spec.get(key)
-        if typ is int and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            errors.append(f"row {row}: {kind} needs a whole number {key} of at least 1, got {value!r}")
-        elif typ is float and (not isinstance(value, (int, float)) or not 0 <= value < 1):
-            errors.append(f"row {row}: {kind} {key} must be in [0, 1), got {value!r}")
-    if kind == "conv" and spec.get("padding") not in PADDINGS:
-        errors.append(f"row {row}: conv padding must be one of {PADDINGS}, got {spec.get('padding')!r}")
-    if "activation" in LAYER_FIELDS[kind] and spec.get("activation") not in ACTIVATIONS:
-        errors.append(f"row {row}: activation must be one of {ACTIVATIONS}, got {spec.get('activation')!r}")
+    if not isinstance(kind, str) or kind not in LAYER_FIELDS:
+        return [f"row {row}: unknown layer type {shown(kind)} (choose from {', '.join(LAYER_FIELDS)})"]
+    fields = LAYER_FIELDS[kind]
+    errors = [
+        f"row {row}: {kind} has no field {shown(key)} ({_fields_of(kind)})"
+        for key in spec
+        if key != "type" and key not in fields
+    ]
+    for key, typ in fields.items():
+        if key not in spec:
+            errors.append(f"row {row}: {kind} is missing its {key}")
+        else:
+            errors += [f"row {row}: {problem}" for problem in _field_errors(kind, key, typ, spec[key])]
     return errors
+
+
+def _field_errors(kind: str, key: str, typ: type, value: Any) -> list[str]:
+    """What is wrong with one field's value (bool is no number here, whatever Python says)."""
+    if typ is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return [f"{kind} {key} must be a whole number, got {shown(value)}"]
+        if value < 1:
+            return [f"{kind} needs a whole number {key} of at least 1, got {shown(value)}"]
+        if key in _COUNTS and value > MAX_ACTIVATIONS:
+            # One layer with more outputs than the per-image limit is refused whatever its input.
+            return [f"{kind} {key} {shown(value)} is out of range: at most {MAX_ACTIVATIONS:,} (values per image)"]
+        return []
+    if typ is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return [f"{kind} {key} must be a number in [0, 1), got {shown(value)}"]
+        return [] if 0 <= value < 1 else [f"{kind} {key} must be in [0, 1), got {shown(value)}"]
+    if key == "padding" and (not isinstance(value, str) or value not in PADDINGS):
+        return [f"{kind} padding must be one of {PADDINGS}, got {shown(value)}"]
+    if key == "activation" and (not isinstance(value, str) or value not in ACTIVATIONS):
+        return [f"activation must be one of {ACTIVATIONS}, got {shown(value)}"]
+    return []
+
+
+_COUNTS = ("filters", "units")  # fields that set a layer's output size directly
+
+
+def _fields_of(kind: str) -> str:
+    fields = LAYER_FIELDS[kind]
+    return f"its fields: {', '.join(fields)}" if fields else "it takes none"
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A value as a message shows it: short, and never failing (huge ints, long strings, nested containers)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _number(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[:limit] + "…"
+        return repr(text)
+    return _kind(value)
+
+
+def _number(value: int) -> str:
+    """Digits with separators, or the order of magnitude of ints too long to print (Python refuses > 4300 digits)."""
+    if abs(value) < 10**15:
+        return f"{value:,}"
+    sign = "-" if value < 0 else ""
+    return f"{sign}about 2^{abs(value).bit_length() - 1}"
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", tuple: "a list", str: "text", bool: "true/false", type(None): "null"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def _walk(layers: list[LayerSpec]) -> tuple[list[LayerRow], list[str]]:
@@ -153,12 +215,17 @@ def _step(row: int, spec: LayerSpec, shape: tuple[int, ...]) -> tuple[tuple[int,
         height, width, channels = shape
         window = spec["kernel"] if kind == "conv" else spec["size"]
         stride = spec["stride"]
+        # Whatever the padding: a "same" window larger than its input reads mostly zeros at great cost.
+        if window > min(height, width):
+            what = "convolution" if kind == "conv" else kind.replace("pool", " pooling")
+            sized = f"{window}x{window}" if window < 10**6 else f"{_number(window)}-wide"
+            field = "kernel" if kind == "conv" else "size"
+            return shape, 0, f"row {row}: {sized} {what} on a {height}x{width} input ({field} larger than its input)"
+        if stride > min(height, width):
+            return shape, 0, f"row {row}: {kind} stride {_number(stride)} is larger than its {height}x{width} input"
         if kind == "conv" and spec["padding"] == "same":
             height, width = -(-height // stride), -(-width // stride)
         else:
-            if window > min(height, width):
-                what = "convolution" if kind == "conv" else kind.replace("pool", " pooling")
-                return shape, 0, f"row {row}: {window}x{window} {what} on a {height}x{width} input"
             height, width = (height - window) // stride + 1, (width - window) // stride + 1
         if kind != "conv":
             return (height, width, channels), 0, None
@@ -166,8 +233,8 @@ def _step(row: int, spec: LayerSpec, shape: tuple[int, ...]) -> tuple[tuple[int,
         return (height, width, filters), window * window * channels * filters + filters, None
     if kind == "dense":
         if len(shape) != 1:
-            shown = "x".join(map(str, shape))
-            return shape, 0, f"row {row}: dense needs a flat input; add a flatten row before it (input is {shown})"
+            dims = "x".join(map(str, shape))
+            return shape, 0, f"row {row}: dense needs a flat input; add a flatten row before it (input is {dims})"
         return (spec["units"],), shape[0] * spec["units"] + spec["units"], None
     if kind == "flatten":
         return (math.prod(shape),), 0, None

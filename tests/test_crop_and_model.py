@@ -99,3 +99,23 @@ def test_invalid_layer_lists_are_refused_by_row(layers, message):
 
 def test_large_preset_size():
     assert build_model(LARGE).count_params() == 162_122
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"type": "conv", "filters": 4, "kernel": 24, "stride": 24, "padding": "valid", "activation": "relu"},
+        {"type": "conv", "filters": 2, "kernel": 24, "stride": 1, "padding": "same", "activation": "relu"},
+        {"type": "conv", "filters": 3, "kernel": 1, "stride": 24, "padding": "same", "activation": "linear"},
+        {"type": "maxpool", "size": 1, "stride": 24},
+        {"type": "avgpool", "size": 24, "stride": 24},
+    ],
+)
+def test_the_extremes_validation_allows_build_and_train_in_keras(first):
+    """Issue 15: whatever validation lets through trains in Keras (strides and windows up to the input's size)."""
+    layers = [first, {"type": "flatten"}, CONVNETJS[-1]]
+    validate_layers(layers)
+    model = build_model(layers)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).integers(0, 256, (8, 28, 28), dtype=np.uint8)
+    assert np.isfinite(model.train_on_batch(images, np.arange(8) % 10))

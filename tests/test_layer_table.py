@@ -16,6 +16,7 @@ from mnist_core.architecture import (
     core_of,
     parameter_count,
     summarize,
+    validate_layers,
 )
 from mnist_core.layer_table import COLUMNS, layers_from_rows, table_rows
 from ui.table_edits import with_edits
@@ -154,3 +155,97 @@ def test_editor_state_is_folded_into_the_rows():
     assert folded[-1] == {**dict.fromkeys(COLUMNS), "type": "dropout", "rate": 0.1}
     assert all(r["type"] != "maxpool" or r["size"] != 3 for r in folded)  # row 4 (the 3x3 pool) deleted
     assert with_edits(rows, None) == rows
+
+
+# --- issue 15: hostile layer lists (snapshots) and cells (the editor) ---
+CONV3 = {"type": "conv", "filters": 4, "kernel": 3, "stride": 1, "padding": "same", "activation": "relu"}
+
+
+def _spec_errors(layers) -> list[str]:
+    with pytest.raises(ArchitectureError) as caught:
+        validate_layers(layers)
+    return caught.value.errors
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        ([{"type": "flatten"}, {"type": "dropout", "rate": False}, SOFTMAX], "row 2: dropout rate must be a number"),
+        ([{"type": "flatten", "units": 10}, SOFTMAX], "row 1: flatten has no field 'units'"),
+        ([{**CONV3, "filters": True}, {"type": "flatten"}, SOFTMAX], "row 1: conv filters must be a whole number"),
+        ([{**CONV3, "padding": 5}, {"type": "flatten"}, SOFTMAX], "row 1: conv padding must be one of"),
+        ([{**CONV3, "bias": "yes"}, {"type": "flatten"}, SOFTMAX], "row 1: conv has no field 'bias'"),
+        ([{"type": "flatten"}, {"type": "dropout", "rate": "0.3"}, SOFTMAX], "row 2: dropout rate must be a number"),
+        ([{"type": "flatten"}, {"type": "dropout"}, SOFTMAX], "row 2: dropout is missing its rate"),
+        ([{"type": ["conv"]}, SOFTMAX], "row 1: unknown layer type"),
+        (["conv", SOFTMAX], "row 1: a layer must be an object"),
+    ],
+)  # fmt: skip
+def test_fields_of_the_wrong_type_or_extra_fields_are_refused_by_row(layers, expected):
+    """Issue 15: a dropout rate of false or a flatten with units passed, then broke the Inside page's editor."""
+    errors = _spec_errors(layers)
+    assert any(expected in e for e in errors), errors
+
+
+@pytest.mark.parametrize("stride", [2**31, 2**63, 10**300, 10**5000], ids=["2^31", "2^63", "10^300", "10^5000"])
+@pytest.mark.parametrize("kind", ["conv", "maxpool"])
+def test_numbers_that_fit_python_but_not_the_kernels_are_refused_by_row(kind, stride):
+    """Issue 15: a stride of 2^31, 2^63 or 1e300 passed validation and failed inside Keras (int32)."""
+    first = {**CONV3, "stride": stride} if kind == "conv" else {"type": "maxpool", "size": 2, "stride": stride}
+    errors = _spec_errors([first, {"type": "flatten"}, SOFTMAX])
+    assert any(e.startswith("row 1:") and "stride" in e for e in errors), errors
+    cell = float(stride) if stride < 10**308 else "1e300"  # as the editor's number column hands them over
+    cells = _errors([{**table_rows([first])[0], "stride": cell}, _row(type="flatten"), _row(**SOFTMAX)])
+    assert any(e.startswith("row 1:") and "stride" in e for e in cells), cells
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [({**CONV3, "filters": 2**40}, "filters"), ({**CONV3, "kernel": 2**63}, "kernel"),
+     ({"type": "dense", "units": 2**63, "activation": "relu"}, "units")],
+)  # fmt: skip
+def test_filters_units_and_kernels_are_bounded_by_what_the_input_allows(spec, field):
+    layers = [spec, SOFTMAX] if spec["type"] == "dense" else [spec, {"type": "flatten"}, SOFTMAX]
+    if spec["type"] == "dense":
+        layers.insert(0, {"type": "flatten"})
+    errors = _spec_errors(layers)
+    assert any(field in e and e.startswith(f"row {1 + (spec['type'] == 'dense')}:") for e in errors), errors
+
+
+def test_a_stride_larger_than_its_input_is_refused_with_the_row():
+    layers = [{"type": "maxpool", "size": 2, "stride": 2}, {**CONV3, "stride": 13}, {"type": "flatten"}, SOFTMAX]
+    assert "row 2: conv stride 13 is larger than its 12x12 input" in _spec_errors(layers)
+
+
+@pytest.mark.parametrize("cell", [10**400, "1e400", -(10**400)], ids=["10^400", "1e400 text", "-10^400"])
+def test_numbers_that_overflow_a_float_are_refused_as_out_of_range(cell):
+    rows = [_row(type="conv", filters=cell, size=3, stride=1, padding="same", activation="relu"),
+            _row(type="flatten"), _row(**SOFTMAX)]  # fmt: skip
+    errors = _errors(rows)
+    assert any(e.startswith("row 1: conv filters") and "out of range" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("kernel", [25, 150, 500, 999, 2234])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_windows_larger_than_their_input_are_refused_whatever_the_padding(kernel, padding):
+    """Issue 15: a 500x500 'same' conv on the 24x24 input was accepted; one step took 42-44 s."""
+    layers = [{**CONV3, "kernel": kernel, "padding": padding}, {"type": "flatten"}, SOFTMAX]
+    errors = _spec_errors(layers)
+    assert any(e.startswith(f"row 1: {kernel}x{kernel} convolution on a 24x24 input") for e in errors), errors
+    assert any("row 1:" in e for e in _errors(table_rows(layers)))
+
+
+def test_bool_cells_are_not_numbers():
+    rows = [_row(type="flatten"), _row(type="dropout", rate=True), _row(type="dense", units=True, activation="relu"),
+            _row(**SOFTMAX)]  # fmt: skip
+    errors = _errors(rows)
+    assert any(e.startswith("row 2: dropout rate") for e in errors), errors
+    assert any(e.startswith("row 3: dense units") for e in errors), errors
+
+
+def test_table_rows_hold_only_the_editor_columns_with_their_types():
+    """What reaches the editor's columns is a number or None in number columns, text or None in text columns."""
+    rows = table_rows(LARGE)
+    numbers = ("filters", "units", "size", "stride", "rate")
+    assert all(set(r) == set(COLUMNS) for r in rows)
+    assert all(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows for c in numbers if r[c])
