@@ -24,11 +24,12 @@ import numpy as np
 
 from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_kernels
 from mnist_core.background import BackgroundWork
+from mnist_core.budget import STEP_MEMORY_BUDGET_BYTES, check_step_memory, model_memory_bytes, step_memory_bytes
 from mnist_core.data import Mnist
 from mnist_core.job import DIVERGED_LOSS, LOSS_WINDOW, PerBatch  # the same divergence rules as a job
 from mnist_core.optimizers import build_optimizer
 from mnist_core.predict import CropPredictor, accuracy
-from mnist_core.settings import OPTIMIZERS, OptimizerSettings, SettingsError, default_optimizer, parse_field
+from mnist_core.settings import OPTIMIZERS, OptimizerSettings, SettingsError, default_optimizer, parse_field, quoted
 from mnist_core.slots import JobSlots
 from mnist_core.training_models import L2Decay  # and the same decay
 
@@ -40,6 +41,12 @@ DEFAULT_DECAY = 0.001
 DEFAULT_LINEUP = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adadelta")
 COLUMNS = ("name", "optimizer", "learning_rate", "momentum", "rho", "beta_1", "beta_2", "epsilon")
 COLUMNS += ("batch_size", "weight_decay")
+# Every contestant's model stays in memory for the whole race, and the contestants train in turn in one slot.
+MAX_CONTESTANTS = 12
+TOO_MANY_ROWS = f"a race takes at most {MAX_CONTESTANTS} contestants: only the first {MAX_CONTESTANTS} rows race."
+MAX_NAME_CHARS = 40
+# A race may hold as much memory as one training step may (mnist_core.budget): models plus one step at a time.
+RACE_MEMORY_BUDGET_BYTES = STEP_MEMORY_BUDGET_BYTES
 
 RACE_STATUSES = ("queued", "starting", "running", "paused", "stopping", "finished", "stopped", "error")
 FINAL = ("finished", "stopped", "error")
@@ -100,12 +107,21 @@ class RaceSnapshot:
 # --- validation of the editable table ---
 
 
-def validate_contestants(rows: list[Mapping[str, Any]]) -> tuple[list[Contestant], dict[int, str]]:
-    """Contestants from table rows, and each invalid row's index with a message naming the field."""
+def validate_contestants(
+    rows: list[Mapping[str, Any]], layers: list[LayerSpec] | None = None
+) -> tuple[list[Contestant], dict[int, str]]:
+    """Contestants from table rows, and each invalid row's index with a message naming the field.
+
+    Only the first MAX_CONTESTANTS rows are read; later rows are flagged (they do not race). With `layers`, a row
+    whose training step alone would exceed the memory budget is flagged too.
+    """
     contestants: list[Contestant] = []
     errors: dict[int, str] = {}
     seen: set[str] = set()
     for index, row in enumerate(rows):
+        if index >= MAX_CONTESTANTS:
+            errors[index] = TOO_MANY_ROWS
+            continue
         try:
             contestant = _contestant(row)
         except SettingsError as exc:
@@ -114,17 +130,48 @@ def validate_contestants(rows: list[Mapping[str, Any]]) -> tuple[list[Contestant
         if contestant.name in seen:
             errors[index] = f"Name: '{contestant.name}' is used by another row; names must be unique."
             continue
+        step = check_step_memory(layers, contestant.batch_size) if layers is not None else None
+        if step:
+            errors[index] = step
+            continue
         seen.add(contestant.name)
         contestants.append(contestant)
     return contestants, errors
 
 
+def race_memory_bytes(contestants: list[Contestant], layers: list[LayerSpec]) -> int:
+    """Estimated peak bytes of a race: every contestant's model, plus one training step (they train in turn)."""
+    step = max((step_memory_bytes(layers, c.batch_size) for c in contestants), default=0)
+    return len(contestants) * model_memory_bytes(layers) + step
+
+
+def check_race(contestants: list[Contestant], layers: list[LayerSpec]) -> str | None:
+    """Why these contestants may not race on `layers` (too many, or over the memory budget), else None."""
+    if len(contestants) > MAX_CONTESTANTS:
+        return f"A race takes at most {MAX_CONTESTANTS} contestants, not {len(contestants):,}."
+    need = race_memory_bytes(contestants, layers)
+    if need <= RACE_MEMORY_BUDGET_BYTES:
+        return None
+    models = len(contestants) * model_memory_bytes(layers)
+    return (
+        f"This race needs about {need / 2**20:,.0f} MB: {len(contestants)} contestants' models on this network "
+        f"({models / 2**20:,.0f} MB) and one training step at the largest batch size "
+        f"({(need - models) / 2**20:,.0f} MB); the limit on this server is {RACE_MEMORY_BUDGET_BYTES / 2**20:,.0f} "
+        "MB. Race fewer contestants, smaller batch sizes or a smaller network."
+    )
+
+
 def _contestant(row: Mapping[str, Any]) -> Contestant:
-    name = "" if _missing(row.get("name")) else str(row["name"]).strip()
+    if not isinstance(row, Mapping):
+        raise SettingsError({"row": f"{quoted(row)} is not a table row."})
+    name = _name(row.get("name"))
     problems: dict[str, str] = {} if name else {"name": "Name: every contestant needs a name."}
-    kind = str(row.get("optimizer", "")).strip().lower()
-    if kind not in OPTIMIZERS:
-        problems["optimizer"] = f"Optimizer: unknown '{row.get('optimizer')}' (choose from {', '.join(OPTIMIZERS)})."
+    kind = row.get("optimizer")
+    kind = kind.strip().lower() if isinstance(kind, str) else kind
+    if not isinstance(kind, str) or kind not in OPTIMIZERS:
+        problems["optimizer"] = (
+            f"Optimizer: unknown {quoted(row.get('optimizer'))} (choose from {', '.join(OPTIMIZERS)})."
+        )
         raise SettingsError(problems)
     values = {}
     for key in (*OPTIMIZERS[kind].fields, "batch_size", "weight_decay"):
@@ -138,8 +185,22 @@ def _contestant(row: Mapping[str, Any]) -> Contestant:
     return Contestant(name, OptimizerSettings(kind, values), batch_size, weight_decay)
 
 
+def _name(value: Any) -> str:
+    """A name cell as text ("" when empty); a name of another type or too long is refused."""
+    if _missing(value):
+        return ""
+    if not isinstance(value, str):
+        raise SettingsError({"name": f"Name: must be text, got {quoted(value)}."})
+    name = value.strip()
+    if len(name) > MAX_NAME_CHARS:
+        raise SettingsError({"name": f"Name: {len(name):,} characters is too long (at most {MAX_NAME_CHARS})."})
+    return name
+
+
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return isinstance(value, str) and value.strip() == ""
 
 
 def default_contestants() -> list[Contestant]:
@@ -361,9 +422,12 @@ class Race(BackgroundWork):
         names = [c.name for c in contestants]
         if not contestants or len(set(names)) != len(names):
             raise ValueError("a race needs at least one contestant and unique names")
+        self.layers = layers if layers is not None else PRESETS["convnetjs"]
+        problem = check_race(contestants, self.layers)  # before anything is built
+        if problem:
+            raise ValueError(problem)
         self.contestants = list(contestants)
         self.data = data
-        self.layers = layers if layers is not None else PRESETS["convnetjs"]
         self.seed = seed
         self.budget_examples = budget_examples if budget_examples is not None else len(data.train)
         self.eval_every_examples = eval_every_examples

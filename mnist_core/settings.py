@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
 from typing import Any
+
+# No setting needs more characters than this ("0.000123456789012345678" is 23); longer text is refused unparsed.
+MAX_NUMBER_CHARS = 40
+MAX_SHOWN_CHARS = 40  # a value quoted in a message is cut to this
 
 
 class SettingsError(ValueError):
@@ -101,33 +107,68 @@ class TrainSettings:
 
 def default_optimizer(name: str) -> OptimizerSettings:
     """The named optimizer with its default settings."""
-    if name not in OPTIMIZERS:
-        raise SettingsError({"optimizer": f"Optimizer: unknown '{name}' (choose from {', '.join(OPTIMIZERS)})."})
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise SettingsError({"optimizer": f"Optimizer: unknown {quoted(name)} (choose from {', '.join(OPTIMIZERS)})."})
     return OptimizerSettings(name, dict(OPTIMIZERS[name].fields))
 
 
+def shown(raw: Any) -> str:
+    """A value as a message may quote it: at most MAX_SHOWN_CHARS, and never failing.
+
+    (`str` itself fails on an int of over 4,300 digits, or a list nested thousands deep, and may be huge.)
+    """
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() > 128:
+        digits = int(raw.bit_length() * math.log10(2)) + 1
+        return f"a {'negative ' if raw < 0 else ''}number of about {digits:,} digits"
+    if isinstance(raw, str):
+        text = raw
+    else:
+        try:
+            text = str(raw)
+        except Exception:  # noqa: BLE001 - any value's own str may fail; the type is enough to name it
+            text = f"a {type(raw).__name__}"
+    text = "".join(c if c.isprintable() else "\ufffd" for c in text[: MAX_SHOWN_CHARS + 1])
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 1] + "…"
+
+
+def quoted(raw: Any) -> str:
+    """`shown(raw)` in quotes, for names and text."""
+    return f"'{shown(raw)}'"
+
+
+def _is_number(raw: Any) -> bool:
+    # bool is an int to Python but never a setting; bytes, containers and arrays are not numbers either.
+    return isinstance(raw, (numbers.Real, Decimal)) and not isinstance(raw, bool)
+
+
 def parse_field(name: str, raw: Any) -> float | int:
-    """Parse one value for field `name`; raise SettingsError with a message naming the field."""
+    """Parse one value for field `name` (text or a number); raise SettingsError with a message naming the field."""
     spec = FIELDS[name]
+    if isinstance(raw, str) and len(raw.strip()) > MAX_NUMBER_CHARS:
+        raise SettingsError({name: f"{spec.label}: a value of {len(raw.strip()):,} characters is too long."})
+    if not isinstance(raw, str) and not _is_number(raw):
+        raise SettingsError({name: f"{spec.label}: {quoted(raw)} is not a number."})
     try:
-        value = float(str(raw).strip()) if isinstance(raw, str) else float(raw)
-    except (TypeError, ValueError):
-        raise SettingsError({name: f"{spec.label}: '{raw}' is not a number."}) from None
+        value = float(raw.strip()) if isinstance(raw, str) else float(raw)
+    except OverflowError:  # an int or fraction beyond the float range
+        raise SettingsError({name: f"{spec.label}: {shown(raw)} is out of range {spec.describe()}."}) from None
+    except (TypeError, ValueError, ArithmeticError):
+        raise SettingsError({name: f"{spec.label}: {quoted(raw)} is not a number."}) from None
     if not math.isfinite(value):
-        raise SettingsError({name: f"{spec.label}: must be a finite number, got {raw}."})
+        raise SettingsError({name: f"{spec.label}: must be a finite number, got {shown(raw)}."})
     if spec.integer and value != int(value):
-        raise SettingsError({name: f"{spec.label}: must be a whole number, got {raw}."})
+        raise SettingsError({name: f"{spec.label}: must be a whole number, got {shown(raw)}."})
     too_low = value <= spec.low if spec.low_open else value < spec.low
     too_high = value >= spec.high if spec.high_open else value > spec.high
     if too_low or too_high:
-        raise SettingsError({name: f"{spec.label}: {raw} is out of range {spec.describe()}."})
+        raise SettingsError({name: f"{spec.label}: {shown(raw)} is out of range {spec.describe()}."})
     return int(value) if spec.integer else value
 
 
 def validate_settings(raw: Mapping[str, Any], presets: Mapping[str, Any]) -> TrainSettings:
     """Build TrainSettings from raw values (strings or numbers); collect every field's error."""
     errors: dict[str, str] = {}
-    name = str(raw.get("optimizer", "adadelta"))
+    name = raw.get("optimizer", "adadelta")
     try:
         kind = default_optimizer(name)
     except SettingsError as exc:
@@ -140,9 +181,9 @@ def validate_settings(raw: Mapping[str, Any], presets: Mapping[str, Any]) -> Tra
     defaults = TrainSettings()
     for key in ("batch_size", "weight_decay", "epochs", "crops", "seed", "averaging"):
         values[key] = _collect(errors, key, raw.get(key, getattr(defaults, key)))
-    preset = str(raw.get("preset", defaults.preset))
-    if preset not in presets:
-        errors["preset"] = f"Network: unknown preset '{preset}' (choose from {', '.join(presets)})."
+    preset = raw.get("preset", defaults.preset)
+    if not isinstance(preset, str) or preset not in presets:
+        errors["preset"] = f"Network: unknown preset {quoted(preset)} (choose from {', '.join(presets)})."
     if errors:
         raise SettingsError(errors)
     return TrainSettings(optimizer=OptimizerSettings(kind.name, params), preset=preset, **values)

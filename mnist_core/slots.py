@@ -14,9 +14,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 
-from mnist_core.threads import cpu_count
+from mnist_core.threads import cpu_count, shown_env, whole_number
 
 ENV_VAR = "MNIST_LIVE_MAX_JOBS"
+# Jobs at once share the CPUs: far more of them than CPUs only makes each slower and holds more memory.
+MAX_JOBS_PER_CPU = 4
 
 
 def default_limit(cpus: int | None = None) -> int:
@@ -29,18 +31,23 @@ def default_limit(cpus: int | None = None) -> int:
 
 
 def limit_from_env(environ: Mapping[str, str] | None = None, cpus: int | None = None) -> tuple[int, str]:
-    """The limit set by MNIST_LIVE_MAX_JOBS, else the default; and a note when a set value was not usable."""
+    """The limit set by MNIST_LIVE_MAX_JOBS, else the default; and a note when a set value was not usable.
+
+    A value above MAX_JOBS_PER_CPU jobs per CPU is capped there.
+    """
     environ = os.environ if environ is None else environ
+    cpus = cpus if cpus is not None else cpu_count()
     fallback = default_limit(cpus)
     raw = environ.get(ENV_VAR)
     if raw is None or not raw.strip():
         return fallback, ""
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = 0
-    if value < 1:
-        return fallback, f"{ENV_VAR}={raw!r} is not a whole number of at least 1; using the default, {fallback}."
+    value, setting = whole_number(raw), shown_env(ENV_VAR, raw)
+    if value is None or value < 1:
+        return fallback, f"{setting} is not a whole number of at least 1; using the default, {fallback}."
+    cap = MAX_JOBS_PER_CPU * cpus
+    if value > cap:
+        allowed = f"at most {MAX_JOBS_PER_CPU} per CPU, {cpus} CPUs"
+        return cap, f"{setting} is more jobs than this server allows ({allowed}); using {cap}."
     return value, ""
 
 

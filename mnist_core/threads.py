@@ -11,14 +11,19 @@ which is not what TensorFlow counts in a container with a CPU quota (every core 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import unicodedata
 from collections.abc import MutableMapping
 from pathlib import Path
 
 INTRA_ENV = "TF_NUM_INTRAOP_THREADS"
 INTER_ENV = "TF_NUM_INTEROP_THREADS"
 CGROUP = Path("/sys/fs/cgroup")
+# TensorFlow starts every thread it is told to: beyond a few per CPU they only contend (and millions exhaust memory).
+MAX_THREADS_PER_CPU = 4
+_HUGE = 10**18  # stands for a whole number too long for int() (over 4,300 digits): only its size matters here
 
 
 def cgroup_cpu_quota(root: Path = CGROUP) -> float | None:
@@ -30,7 +35,7 @@ def cgroup_cpu_quota(root: Path = CGROUP) -> float | None:
         quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
         period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
         return quota / period if quota > 0 else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, ArithmeticError):  # a period of 0, or numbers beyond a float
         return None
 
 
@@ -64,15 +69,48 @@ def configure_tensorflow_threads(
     means TensorFlow picks the size itself (an unset, unusable or non-positive value).
     """
     environ = os.environ if environ is None else environ
-    intra, inter = thread_counts(cpus if cpus is not None else cpu_count(), limit)
+    cpus = cpus if cpus is not None else cpu_count()
+    intra, inter = thread_counts(cpus, limit)
     environ.setdefault(INTRA_ENV, str(intra))
     environ.setdefault(INTER_ENV, str(inter))
-    return _pool_size(environ[INTRA_ENV]), _pool_size(environ[INTER_ENV])
+    return _capped_pool(environ, INTRA_ENV, cpus), _capped_pool(environ, INTER_ENV, cpus)
 
 
-def _pool_size(raw: str) -> int:
-    """The size TensorFlow will take from a variable's value; 0 where it ignores it and picks its own."""
+def whole_number(raw: str) -> int | None:
+    """The whole number `raw` spells as int() reads it, else None; one too long for int() reads as +-10**18."""
+    text = raw.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if len(digits) > 4000 and digits.isdecimal():
+        value = _HUGE if any(unicodedata.digit(c) for c in digits) else 0
+        return -value if text.startswith("-") else value
     try:
-        return max(0, int(raw))
+        return int(text)
     except ValueError:
+        return None
+
+
+def shown_env(name: str, raw: str) -> str:
+    """`NAME='value'` for a message, the value cut short."""
+    return f"{name}={raw if len(raw) <= 40 else raw[:20] + '…'!r}"
+
+
+def _capped_pool(environ: MutableMapping[str, str], name: str, cpus: int) -> int:
+    """The pool size TensorFlow will take from `name`, first capped at MAX_THREADS_PER_CPU per CPU (with a warning).
+
+    0 where TensorFlow ignores the value and picks its own size (unusable or not positive).
+    """
+    size = whole_number(environ[name])
+    if size is None or size < 1:
         return 0
+    cap = MAX_THREADS_PER_CPU * cpus
+    if size > cap:
+        logging.getLogger(__name__).warning(
+            "%s asks for more threads than this server allows (at most %d per CPU, %d CPUs); using %d.",
+            shown_env(name, environ[name]),
+            MAX_THREADS_PER_CPU,
+            cpus,
+            cap,
+        )
+        environ[name] = str(cap)  # TensorFlow reads the variable itself, at start
+        return cap
+    return size

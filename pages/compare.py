@@ -9,14 +9,17 @@ from mnist_core.race import (
     COLUMNS,
     EVAL_EVERY,
     FINAL,
+    MAX_CONTESTANTS,
+    RACE_MEMORY_BUDGET_BYTES,
     Race,
+    check_race,
     contestant_rows,
     default_contestants,
     summary_text,
     validate_contestants,
 )
 from mnist_core.race_charts import METRICS, race_frame, race_spec
-from mnist_core.settings import OPTIMIZERS, TrainSettings
+from mnist_core.settings import OPTIMIZERS, TrainSettings, shown
 from mnist_core.slots import get_slots
 from ui.entry import through_entrypoint
 from ui.lifecycle import session_owner
@@ -61,6 +64,9 @@ def _table() -> list[dict]:
     )  # fmt: skip
     st.caption("Empty cells are fields the optimizer does not use. Add rows with + below the table, delete "
                "them by selecting their index and pressing the bin.")  # fmt: skip
+    st.caption(f"At most {MAX_CONTESTANTS} contestants race: rows from index {MAX_CONTESTANTS} on are flagged and "
+               f"do not race. A race may take up to {RACE_MEMORY_BUDGET_BYTES / 2**20:,.0f} MB of memory (every "
+               "contestant's model plus one training step), or it does not start.")  # fmt: skip
     return edited.to_dict("records")
 
 
@@ -68,7 +74,8 @@ def _row_tools(rows: list[dict]) -> None:
     pick, duplicate, reset = st.columns([2, 1, 1], vertical_alignment="bottom")
     names = [str(r.get("name") or f"row {i + 1}") for i, r in enumerate(rows)]
     chosen = pick.selectbox("Row to duplicate", range(len(rows)), format_func=lambda i: names[i]) if rows else None
-    if duplicate.button("Duplicate row", disabled=chosen is None, width="stretch"):
+    full = len(rows) >= MAX_CONTESTANTS
+    if duplicate.button("Duplicate row", disabled=chosen is None or full, width="stretch"):
         copy = dict(rows[chosen], name=f"{names[chosen]} (copy)")
         _replace_rows([*rows, copy])
         st.rerun()
@@ -90,13 +97,14 @@ def _shared() -> tuple[int, int]:
     return int(budget), int(every)
 
 
-def _controls(contestants, budget: int, every: int) -> str | None:
+def _controls(contestants, budget: int, every: int, refused: bool) -> str | None:
     """Start, Pause/Resume and Stop; returns the race status they were drawn for."""
     race = st.session_state.get(RACE)
     alive = bool(race and race.alive)
     status = race.state.snapshot().status if race else None
     start, pause, stop = st.columns(3)
-    if start.button("Start race", type="primary", disabled=alive or not contestants or data is None, width="stretch"):
+    blocked = alive or not contestants or refused or data is None
+    if start.button("Start race", type="primary", disabled=blocked, width="stretch"):
         if race is not None:
             race.stop()
         race = Race(contestants, data, layers_for(settings), settings.seed, budget, every, settings.crops)
@@ -188,16 +196,25 @@ def _race_view(race: Race, controlled: str | None) -> None:
 
 def _page() -> None:
     rows = _table()
-    contestants, errors = validate_contestants(rows)
+    layers = layers_for(settings)
+    contestants, errors = validate_contestants(rows, layers)
     for index, message in sorted(errors.items()):
-        name = rows[index].get("name") or "unnamed"
-        st.error(f"Row {index} ({name}) will not race: {message}", icon=":material/block:")
+        if index < MAX_CONTESTANTS:
+            name = shown(rows[index].get("name") or "unnamed")
+            st.error(f"Row {index} ({name}) will not race: {message}", icon=":material/block:")
+    if len(rows) > MAX_CONTESTANTS:
+        last = len(rows) - 1
+        which = f"Row {last}" if last == MAX_CONTESTANTS else f"Rows {MAX_CONTESTANTS} to {last:,}"
+        st.error(f"{which} will not race: {errors[MAX_CONTESTANTS]}", icon=":material/block:")
+    problem = check_race(contestants, layers) if contestants else None
+    if problem:
+        st.error(f"The race cannot start. {problem}", icon=":material/memory:")
     if not rows:
         st.info("The table is empty: add a contestant with + below the table, or reset to the defaults.")
     _row_tools(rows)
     budget, every = _shared()
     limit_note(get_slots())
-    controlled = _controls(contestants, budget, every)
+    controlled = _controls(contestants, budget, every, refused=problem is not None)
     race = st.session_state.get(RACE)
     if race is not None:
         _race_view(race, controlled)

@@ -143,3 +143,30 @@ def test_markdown_in_a_notice_shows_literally():
     escaped = escape_markdown(notice)
     assert "[login](" not in escaped and ":red[" not in escaped and "$x$" not in escaped
     assert re.sub(r"\\(.)", r"\1", escaped) == notice  # every escape is a backslash before the character
+
+
+@pytest.mark.parametrize(
+    ("query", "notice"),
+    [
+        ({"seed": "1" + "0" * 400}, "Seed: a value of 401 characters is too long. Using 0."),
+        ({"lr": "1e39"}, "Learning rate: 1e39 is out of range (0, 100]. Using 1."),
+        ({"seed": "1e309"}, "Seed: must be a finite number, got 1e309. Using 0."),
+        ({"batch": "0x80"}, "Batch size: '0x80' is not a number. Using 128."),
+        ({"epochs": "\u00b2"}, "Epochs: '\u00b2' is not a number. Using 6."),
+    ],
+)
+def test_numbers_beyond_a_float_and_odd_digits_are_ignored_with_the_field_named(query, notice):
+    [only] = _notice_list(query)
+    assert notice in only
+
+
+def test_unicode_digits_in_a_link_read_as_the_number_and_go_back_in_ascii():
+    link = read_link({"seed": "\u0663", "batch": "\uff16\uff14"})
+    assert link.values == {"seed": 3, "batch_size": 64} and not link.notices
+    assert link_params(validate_settings(link.values, PRESETS)) == {"seed": "3", "batch": "64"}
+
+
+def _notice_list(query: dict) -> list[str]:
+    link = read_link(query)
+    assert link.values == {}, link.values
+    return link.notices

@@ -6,11 +6,17 @@ import time
 import numpy as np
 import pytest
 
+from mnist_core.architecture import PRESETS
+from mnist_core.budget import STEP_MEMORY_BUDGET_BYTES, model_memory_bytes, step_memory_bytes
 from mnist_core.race import (
+    MAX_CONTESTANTS,
+    RACE_MEMORY_BUDGET_BYTES,
     Contestant,
     Race,
+    check_race,
     contestant_rows,
     default_contestants,
+    race_memory_bytes,
     summary_text,
     validate_contestants,
 )
@@ -55,6 +61,95 @@ def test_table_rows_validate_and_name_the_bad_field():
     assert [c.name for c in contestants] == ["Adagrad", "Adadelta"]  # row 2 took row 3's name
     assert contestants[1].batch_size == 64 and contestants[1].optimizer.params["learning_rate"] == 1.0
     assert validate_contestants([]) == ([], {})
+
+
+@pytest.mark.parametrize("huge", [10**400, -(10**400), 10**5000], ids=["1e400", "-1e400", "1e5000"])
+def test_integers_too_large_for_a_float_flag_their_row_and_field(huge):
+    rows = contestant_rows(default_contestants())
+    for field, row in zip(("learning_rate", "momentum", "batch_size", "weight_decay", "rho", "epsilon"), rows):
+        row[field] = huge
+    rows[5]["beta_2"] = huge
+    rows[6].update(rho=huge, epsilon=huge)
+    contestants, errors = validate_contestants(rows)
+    assert sorted(errors) == [0, 1, 2, 3, 4, 5, 6] and contestants == []
+    labels = ["Learning rate", "Momentum", "Batch size", "L2 weight decay", "Rho", "Epsilon"]
+    for index, label in enumerate(labels):
+        assert f"{label}: " in errors[index] and "is out of range" in errors[index], errors[index]
+        assert len(errors[index]) < 200
+    assert "Beta 2: " in errors[5]
+    assert "Rho: " in errors[6] and "Epsilon: " in errors[6]
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "message"),
+    [
+        ("name", 10**5000, "Name: must be text"),
+        ("name", ["x"], "Name: must be text"),
+        ("name", "x" * 10_000, "Name: 10,000 characters is too long"),
+        ("optimizer", 10**5000, "Optimizer: unknown '"),
+        ("optimizer", {"adam": 1}, "Optimizer: unknown '"),
+        ("optimizer", "lion" * 10_000, "Optimizer: unknown 'lionlion"),
+        ("batch_size", True, "Batch size: 'True' is not a number"),
+        ("learning_rate", {"a": 1}, "Learning rate: '{'a': 1}' is not a number"),
+        ("learning_rate", "NaN", "Learning rate: must be a finite number"),
+        ("learning_rate", "1" * 5000, "Learning rate: a value of 5,000 characters is too long"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 20 else type(v).__name__,
+)
+def test_cells_of_the_wrong_kind_flag_their_row_with_a_short_message(cell, value, message):
+    [row] = contestant_rows([_adam("a")])
+    row[cell] = value
+    contestants, errors = validate_contestants([row])
+    assert contestants == [] and message in errors[0] and len(errors[0]) < 250, errors
+
+
+def test_rows_that_are_not_rows_are_flagged():
+    contestants, errors = validate_contestants([None, 7, ["name", "a"], *contestant_rows([_adam("a")])])
+    assert [c.name for c in contestants] == ["a"] and sorted(errors) == [0, 1, 2]
+    assert all("not a table row" in m for m in errors.values())
+
+
+def test_a_race_takes_at_most_12_contestants():
+    rows = contestant_rows([_sgd(f"c{i}", 0.01) for i in range(1_000)])
+    rows[500]["learning_rate"] = "garbage"  # beyond the limit a row is not read at all
+    contestants, errors = validate_contestants(rows)
+    assert MAX_CONTESTANTS == 12 and [c.name for c in contestants] == [f"c{i}" for i in range(12)]
+    assert sorted(errors) == list(range(12, 1_000))
+    assert errors[500] == errors[12] and "at most 12 contestants" in errors[12]
+    assert "at most 12 contestants" in check_race([_sgd(f"c{i}", 0.01) for i in range(13)], PRESETS["convnetjs"])
+    with pytest.raises(ValueError, match="at most 12 contestants"):
+        Race([_sgd(f"c{i}", 0.01) for i in range(13)], data=None)
+
+
+# About 4.9 million parameters: ~88 MB per contestant's model (weights, gradients, optimizer slots, overhead).
+BIG_NET = [{"type": "flatten"}, {"type": "dense", "units": 8_000, "activation": "relu"},
+           {"type": "dense", "units": 10, "activation": "softmax"}]  # fmt: skip
+
+
+def test_a_race_s_memory_is_computed_before_it_runs_and_refused_over_the_budget():
+    few, many = [_sgd(f"c{i}", 0.01, 128) for i in range(3)], [_sgd(f"c{i}", 0.01, 128) for i in range(12)]
+    assert check_race(many, PRESETS["large"]) is None
+    expected = 12 * model_memory_bytes(BIG_NET) + step_memory_bytes(BIG_NET, 128)
+    assert race_memory_bytes(many, BIG_NET) == expected > RACE_MEMORY_BUDGET_BYTES >= race_memory_bytes(few, BIG_NET)
+    message = check_race(many, BIG_NET)
+    assert f"{expected / 2**20:,.0f} MB" in message and f"{RACE_MEMORY_BUDGET_BYTES / 2**20:,.0f} MB" in message
+    assert "12 contestants" in message
+    with pytest.raises(ValueError, match="MB"):
+        Race(many, data=None, layers=BIG_NET)  # refused before any model is built
+
+
+# About 92,000 values per image (64 feature maps of 24x24): over a gigabyte for one step of 4,096.
+WIDE_NET = [{"type": "conv", "filters": 64, "kernel": 3, "stride": 1, "padding": "same", "activation": "relu"},
+            {"type": "maxpool", "size": 2, "stride": 2}, {"type": "flatten"},
+            {"type": "dense", "units": 10, "activation": "softmax"}]  # fmt: skip
+
+
+def test_a_contestant_whose_training_step_is_over_the_budget_is_flagged():
+    rows = contestant_rows([_sgd("small", 0.01, 128), _sgd("huge", 0.01, 4096)])
+    assert step_memory_bytes(WIDE_NET, 4096) > STEP_MEMORY_BUDGET_BYTES >= step_memory_bytes(WIDE_NET, 128)
+    contestants, errors = validate_contestants(rows, WIDE_NET)
+    assert [c.name for c in contestants] == ["small"] and "Batch size 4,096" in errors[1] and "MB" in errors[1]
+    assert validate_contestants(rows)[1] == {}  # without a network no memory is checked
 
 
 def test_default_line_up():

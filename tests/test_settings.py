@@ -1,10 +1,13 @@
 import math
+from decimal import Decimal
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from mnist_core.architecture import PRESETS
 from mnist_core.optimizers import build_optimizer
-from mnist_core.settings import OPTIMIZERS, SettingsError, TrainSettings, default_optimizer, validate_settings
+from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, default_optimizer, validate_settings
 
 
 def test_defaults_are_convnetjs_adadelta():
@@ -77,3 +80,55 @@ def test_all_errors_are_collected():
 def test_unknown_optimizer():
     with pytest.raises(SettingsError, match="unknown 'lbfgs'"):
         validate_settings({"optimizer": "lbfgs"}, PRESETS)
+
+
+# The optimizer that has each optimizer field, so that validate_settings reads it.
+_OWNER = {"momentum": "momentum", "beta_1": "adam", "beta_2": "adam"}
+
+
+@pytest.mark.parametrize("field", list(FIELDS))
+@pytest.mark.parametrize(
+    "value", [10**400, -(10**400), 10**5000, Fraction(10**400, 3)], ids=["1e400", "-1e400", "1e5000", "fraction"]
+)
+def test_integers_too_large_for_a_float_are_out_of_range(field, value):
+    with pytest.raises(SettingsError) as info:
+        validate_settings({"optimizer": _OWNER.get(field, "adadelta"), field: value}, PRESETS)
+    assert list(info.value.errors) == [field]
+    message = info.value.errors[field]
+    assert message.startswith(f"{FIELDS[field].label}: ") and "is out of range" in message
+    assert len(message) < 200  # a 5,000-digit number is described, not printed
+
+
+@pytest.mark.parametrize(
+    "value",
+    [True, False, np.bool_(True), {"a": 1}, [[0.5]], b"1", bytearray(b"1"), Decimal("sNaN"), 1j, np.array([0.5])],
+    ids=repr,
+)
+def test_values_that_are_not_numbers_or_text_name_their_field(value):
+    with pytest.raises(SettingsError) as info:
+        validate_settings({"optimizer": "adadelta", "rho": value}, PRESETS)
+    assert list(info.value.errors) == ["rho"] and "Rho: " in info.value.errors["rho"]
+    assert "is not a number" in info.value.errors["rho"]
+
+
+def test_long_or_strange_text_is_refused_with_its_field_named_and_shown_short():
+    for value in ("9" * 5000, "1" * 10**6, "0." + "0" * 100 + "1"):
+        with pytest.raises(SettingsError) as info:
+            validate_settings({"optimizer": "adadelta", "epsilon": value}, PRESETS)
+        assert "Epsilon: " in info.value.errors["epsilon"] and "too long" in info.value.errors["epsilon"]
+        assert len(info.value.errors["epsilon"]) < 200
+    nested = []
+    for _ in range(100_000):
+        nested = [nested]
+    for name in ("optimizer", "preset"):
+        for value in (10**5000, nested, "x" * 10**6):
+            with pytest.raises(SettingsError) as info:
+                validate_settings({name: value}, PRESETS)
+            assert list(info.value.errors) == [name] and len(info.value.errors[name]) < 300
+
+
+def test_unicode_digits_and_signs_read_as_numbers():
+    s = validate_settings(
+        {"seed": "\u0663", "batch_size": "\uff16\uff14", "weight_decay": "-0", "epochs": " +2 "}, PRESETS
+    )
+    assert (s.seed, s.batch_size, s.weight_decay, s.epochs) == (3, 64, 0.0, 2)

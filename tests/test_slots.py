@@ -1,5 +1,6 @@
 """The process-wide limit on training jobs: the FIFO slots alone, then real jobs and races queued behind it."""
 
+import logging
 import threading
 import time
 
@@ -8,8 +9,15 @@ import pytest
 from mnist_core.job import TrainingJob
 from mnist_core.race import Contestant, Race
 from mnist_core.settings import OptimizerSettings, TrainSettings, default_optimizer
-from mnist_core.slots import ENV_VAR, JobSlots, default_limit, get_slots, limit_from_env
-from mnist_core.threads import INTER_ENV, INTRA_ENV, cgroup_cpu_quota, configure_tensorflow_threads, thread_counts
+from mnist_core.slots import ENV_VAR, MAX_JOBS_PER_CPU, JobSlots, default_limit, get_slots, limit_from_env
+from mnist_core.threads import (
+    INTER_ENV,
+    INTRA_ENV,
+    MAX_THREADS_PER_CPU,
+    cgroup_cpu_quota,
+    configure_tensorflow_threads,
+    thread_counts,
+)
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -111,6 +119,18 @@ def test_a_valid_limit_is_used_and_the_default_follows_the_cpus():
         JobSlots(0)
 
 
+@pytest.mark.parametrize("raw", ["99999999999999999999", "9" * 5000, "17", " 1000000 ", "\uff19\uff19"])
+def test_a_limit_far_above_the_cpus_is_capped_with_a_warning(raw, caplog):
+    limit, note = limit_from_env({ENV_VAR: raw}, cpus=4)
+    assert MAX_JOBS_PER_CPU == 4 and limit == 16
+    assert ENV_VAR in note and "at most 4 per CPU" in note and "using 16" in note and len(note) < 200
+    with caplog.at_level(logging.WARNING, logger="mnist_core.slots"):
+        slots = JobSlots.from_env({ENV_VAR: raw}, cpus=4)
+    assert slots.limit == 16 and slots.limit_note == note and note in caplog.text
+    assert limit_from_env({ENV_VAR: "16"}, cpus=4) == (16, "")  # the cap itself is fine
+    assert limit_from_env({ENV_VAR: "-" + "9" * 5000}, cpus=4)[0] == default_limit(4)
+
+
 # --- CPUs and TensorFlow's thread pools ---
 
 
@@ -130,6 +150,18 @@ def test_thread_settings_made_by_hand_win():
     assert environ == {INTRA_ENV: "3", INTER_ENV: "zero"}
 
 
+@pytest.mark.parametrize("raw", ["99999999999", "2147483647", "1000", "9" * 5000])
+def test_thread_pools_far_above_the_cpus_are_capped_with_a_warning(raw, caplog):
+    environ = {INTRA_ENV: raw, INTER_ENV: " 33 "}
+    with caplog.at_level(logging.WARNING, logger="mnist_core.threads"):
+        assert configure_tensorflow_threads(limit=2, cpus=8, environ=environ) == (32, 32)
+    assert MAX_THREADS_PER_CPU == 4 and environ == {INTRA_ENV: "32", INTER_ENV: "32"}  # what TensorFlow will read
+    assert caplog.text.count("at most 4 per CPU") == 2 and INTRA_ENV in caplog.text and INTER_ENV in caplog.text
+    environ = {INTRA_ENV: "32", INTER_ENV: "-5"}
+    assert configure_tensorflow_threads(limit=2, cpus=8, environ=environ) == (32, 0)
+    assert environ == {INTRA_ENV: "32", INTER_ENV: "-5"}
+
+
 @pytest.mark.parametrize(
     ("files", "quota"),
     [
@@ -138,6 +170,8 @@ def test_thread_settings_made_by_hand_win():
         ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
         ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
         ({"cpu.max": "garbage"}, None),
+        ({"cpu.max": "100000 0"}, None),
+        ({"cpu/cpu.cfs_quota_us": "1" + "0" * 400, "cpu/cpu.cfs_period_us": "1"}, None),
         ({}, None),
     ],
 )

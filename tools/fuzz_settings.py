@@ -1,0 +1,262 @@
+"""Fuzz the settings boundary: `python -m tools.fuzz_settings --examples N` prints one JSON object.
+
+Three kinds of input, N of each: settings dicts (what the sidebar and a snapshot hand to validate_settings), link
+query strings (read_link, then the widget state and the link written back) and Compare-page contestant tables
+(validate_contestants on the ConvNetJS net, then check_race). Their values are hostile: ints far beyond a float,
+NaN and inf as numbers and as text, bools, None, lists, dicts, bytes, Decimals, fractions, numpy scalars and
+arrays, unicode digits, long and control-character text. The property: valid settings (every number inside its
+field's range) or the module's own error (SettingsError, a notice, a flagged row) whose message names the field
+and is short; never another exception; within CPU_SECONDS of CPU and PEAK_MB of traced allocations per input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+import traceback
+import tracemalloc
+from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as fixed_seed
+from hypothesis import strategies as st
+
+from mnist_core.architecture import PRESETS
+from mnist_core.race import COLUMNS, MAX_CONTESTANTS, Contestant, check_race, validate_contestants
+from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, validate_settings
+from ui.query_settings import PARAMS, link_params, read_link, widget_state
+
+CPU_SECONDS = 2.0  # per input; each takes well under a millisecond
+PEAK_MB = 16  # traced allocations per input, beyond the input itself
+MAX_MESSAGE_CHARS = 400  # a message quotes at most 40 characters of a value
+LABELS = {**{name: spec.label for name, spec in FIELDS.items()}, "optimizer": "Optimizer", "preset": "Network"}
+LAYERS = PRESETS["convnetjs"]
+
+# --- hostile values ---
+
+_NUMERIC_TEXT = st.from_regex(r"\A\s?[+-]?\d{0,45}(\.\d{0,45})?([eE][+-]?\d{1,4})?\s?\Z")
+_SPECIAL_TEXT = st.sampled_from(
+    [
+        "nan",
+        "NaN",
+        "-nan",
+        "inf",
+        "-Infinity",
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "0x10",
+        "1_000",
+        "",
+        " ",
+        "\x00",
+        "٣",
+        "１２８",
+        "²",
+        "0.5\n",
+        "1,5",
+        "∞",
+        "None",
+        "true",
+    ]  # fmt: skip
+)
+_HUGE_INTS = st.builds(lambda n, sign: sign * 10**n, st.integers(300, 6000), st.sampled_from([1, -1]))
+_NUMBERS = st.one_of(
+    st.integers(),
+    _HUGE_INTS,
+    st.floats(),
+    st.decimals(),
+    st.fractions(),
+    st.builds(lambda n: Fraction(10**n, 3), st.integers(300, 400)),
+    st.builds(np.float32, st.floats(width=32)),
+    st.builds(np.int64, st.integers(-(2**63), 2**63 - 1)),
+)
+_OTHERS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.builds(np.bool_, st.booleans()),
+    st.binary(max_size=20),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.builds(lambda x: np.array([x]), st.floats()),
+    st.builds(complex, st.floats(), st.floats()),
+    st.just(Decimal("sNaN")),
+)
+_TEXT = st.one_of(_NUMERIC_TEXT, _SPECIAL_TEXT, st.text(max_size=60), st.text(st.characters(categories=["Nd"])))
+VALUES = st.one_of(_NUMBERS, _TEXT, _OTHERS, st.builds(lambda n: "9" * n, st.integers(30, 5000)))
+_NAMES = st.one_of(st.sampled_from([*OPTIMIZERS, *PRESETS, "custom", "ADAM "]), VALUES)
+
+SETTINGS_DICTS = st.dictionaries(
+    st.sampled_from([*FIELDS, "optimizer", "preset", "unknown"]), st.one_of(VALUES, _NAMES), max_size=14
+)
+QUERIES = st.dictionaries(
+    st.one_of(st.sampled_from(list(PARAMS)), st.text(max_size=5)),
+    st.one_of(_TEXT, st.lists(_TEXT, max_size=3), st.sampled_from([*OPTIMIZERS, *PRESETS, "custom"])),
+    max_size=16,
+)
+_ROW = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(st.text(max_size=50), VALUES),
+        "optimizer": _NAMES,
+        **{column: VALUES for column in COLUMNS[2:]},
+    },
+)
+TABLES = st.lists(st.one_of(_ROW, _ROW, _ROW, VALUES), max_size=MAX_CONTESTANTS + 4)
+
+
+# --- the properties ---
+
+
+def _in_range(name: str, value: Any) -> bool:
+    spec = FIELDS[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    if spec.integer and not isinstance(value, int):
+        return False
+    low = value > spec.low if spec.low_open else value >= spec.low
+    high = value < spec.high if spec.high_open else value <= spec.high
+    return low and high
+
+
+def _valid_settings(s: TrainSettings) -> None:
+    assert s.optimizer.name in OPTIMIZERS and s.preset in PRESETS, s
+    assert set(s.optimizer.params) == set(OPTIMIZERS[s.optimizer.name].fields), s
+    for name, value in [*s.optimizer.params.items(), *((k, getattr(s, k)) for k in FIELDS if hasattr(s, k))]:
+        assert _in_range(name, value), (name, value)
+
+
+def _named(errors: dict[str, str]) -> None:
+    assert errors, "an error without a field"
+    for field, message in errors.items():
+        assert field in LABELS, field
+        assert message.startswith(LABELS[field] + ":") or LABELS[field] in message, (field, message)
+        assert len(message) <= MAX_MESSAGE_CHARS, (field, len(message))
+
+
+def check_settings(raw: dict[str, Any]) -> None:
+    """validate_settings: valid settings, or SettingsError naming each bad field."""
+    try:
+        result = validate_settings(raw, PRESETS)
+    except SettingsError as exc:
+        _named(exc.errors)
+        return
+    _valid_settings(result)
+
+
+def check_link(query: dict[str, Any]) -> None:
+    """read_link: valid values (they pass validate_settings) and one short notice per ignored parameter."""
+    link = read_link(query)
+    for notice in link.notices:
+        name = notice.removeprefix("Ignored ").split("=")[0]
+        assert notice.startswith("Ignored ") and name in PARAMS, notice
+        assert len(notice) <= MAX_MESSAGE_CHARS and notice.isprintable(), notice
+    _valid_settings(validate_settings(link.values, PRESETS))
+    widget_state(link.values)
+    link_params(validate_settings(link.values, PRESETS))
+
+
+def check_table(rows: list[Any]) -> None:
+    """validate_contestants: every row races or is flagged with a short message; check_race a message or None."""
+    contestants, errors = validate_contestants(rows, LAYERS)
+    assert len(contestants) + len(errors) == len(rows), (len(contestants), errors)
+    assert set(errors) <= set(range(len(rows))) and len(contestants) <= MAX_CONTESTANTS
+    assert len({c.name for c in contestants}) == len(contestants)
+    for message in errors.values():
+        assert message and len(message) <= MAX_MESSAGE_CHARS * 3, message  # one message per bad field
+    for c in contestants:
+        assert isinstance(c, Contestant) and c.name and isinstance(c.name, str)
+        for name, value in [
+            *c.optimizer.params.items(),
+            ("batch_size", c.batch_size),
+            ("weight_decay", c.weight_decay),
+        ]:
+            assert _in_range(name, value), (c.name, name, value)
+    problem = check_race(contestants, LAYERS) if contestants else None
+    assert problem is None or isinstance(problem, str)
+
+
+KINDS: dict[str, tuple[Callable[[Any], None], st.SearchStrategy]] = {
+    "settings": (check_settings, SETTINGS_DICTS),
+    "link": (check_link, QUERIES),
+    "table": (check_table, TABLES),
+}
+
+
+def outcome(kind: str, value: Any) -> dict[str, Any] | None:
+    """None when `value` meets the property for `kind`, else what went wrong."""
+    check = KINDS[kind][0]
+    tracemalloc.start()
+    start = time.process_time()
+    try:
+        check(value)
+    except Exception as exc:  # noqa: BLE001 - every other exception is the failure being looked for
+        return {"error": f"{type(exc).__name__}: {str(exc)[:300]}", "where": traceback.format_exc(limit=-3)[-800:]}
+    finally:
+        seconds = time.process_time() - start
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    if seconds > CPU_SECONDS or peak > PEAK_MB * 2**20:
+        return {"error": f"cost {seconds:.2f} s of CPU and {peak / 2**20:.1f} MB"}
+    return None
+
+
+def _shown(value: Any) -> str:
+    try:
+        return repr(value)[:200]
+    except Exception:  # noqa: BLE001 - a 5,000-digit int has no repr
+        return f"<{type(value).__name__}>"
+
+
+def fuzz(examples: int, seed: int | None = None) -> dict[str, Any]:
+    """Try `examples` inputs of each kind; every failure, not only the first."""
+    start = time.monotonic()
+    tried, failures = {}, []
+    for kind in KINDS:
+        tried[kind] = _fuzz_kind(kind, examples, seed, failures)
+    return {
+        "tried": tried,
+        "failures": failures,
+        "failure_count": len(failures),
+        "seconds": round(time.monotonic() - start, 1),
+    }
+
+
+def _fuzz_kind(kind: str, examples: int, seed: int | None, failures: list[dict[str, Any]]) -> int:
+    tried = 0
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=seed is None,
+    )
+    @given(KINDS[kind][1])
+    def attempt(value: Any) -> None:
+        nonlocal tried
+        tried += 1
+        found = outcome(kind, value)
+        if found is not None:
+            failures.append({"kind": kind, "input": _shown(value), **found})
+
+    (fixed_seed(seed)(attempt) if seed is not None else attempt)()
+    return tried
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=1000, help="inputs of each kind to try (default 1000)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: Hypothesis's fixed order)")
+    args = parser.parse_args(argv)
+    print(json.dumps(fuzz(args.examples, args.seed), indent=1))
+
+
+if __name__ == "__main__":
+    main()
