@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_kernels
+from mnist_core.architecture import PRESETS, ArchitectureError, LayerSpec, build_model, decayed_kernels
 from mnist_core.background import BackgroundWork
+from mnist_core.budget import check_step_memory
 from mnist_core.data import Mnist
 from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, Snapshot, StreamPrediction
 from mnist_core.optimizers import set_live_params
@@ -92,6 +93,17 @@ class TrainingJob(BackgroundWork):
         self._final_model: keras.Model | None = None
         super().__init__("mnist-live-training", slots)
 
+    def start(self) -> None:
+        """Queue for a slot and train; a step over the memory budget ends the job at once, with its message."""
+        try:
+            problem = check_step_memory(self.layers, self.settings.batch_size)  # before queueing or building
+        except ArchitectureError:
+            problem = None  # the thread reports it, as any network that cannot be built
+        if problem:
+            self.state.set_status("error", problem)
+            return
+        super().start()
+
     @property
     def model(self) -> keras.Model | None:
         """The network being trained; once the job has ended (read it after join), a copy of its final weights.
@@ -122,6 +134,8 @@ class TrainingJob(BackgroundWork):
         for key in (*LIVE_PER_EPOCH, "epochs", "crops"):
             if getattr(new, key) != getattr(old, key):
                 live[key] = getattr(new, key)
+        if "batch_size" in live and check_step_memory(self.layers, live["batch_size"]):
+            del live["batch_size"]  # over the memory budget: the sidebar says so and keeps it from the job
         if live:
             self.state.queue_changes(live)
             report.applied = sorted(live)

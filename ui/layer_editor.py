@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core.architecture import MAX_PARAMETERS, ArchitectureError, LayerRow, LayerSpec, summarize
+from mnist_core.budget import check_step_memory
 from mnist_core.layer_table import COLUMNS, KINDS, layers_from_rows, table_rows
 from mnist_core.settings import TrainSettings
 from ui.network import CUSTOM_LAYERS, apply_network, layers_for, network_choices, network_label
@@ -60,7 +61,7 @@ def layer_editor(settings: TrainSettings) -> None:
         "One row per layer, input first; the network reads a 24x24 crop. Empty cells are fields the layer does "
         "not use. Add a row with + under the table; delete rows by selecting them and pressing the bin."
     )
-    _check_and_apply(st.session_state[ROWS])
+    _check_and_apply(st.session_state[ROWS], settings)
 
 
 def _columns() -> dict:
@@ -88,7 +89,7 @@ def _fold(key: str) -> None:
     st.session_state[VERSION] += 1
 
 
-def _check_and_apply(rows: list[dict]) -> None:
+def _check_and_apply(rows: list[dict], settings: TrainSettings) -> None:
     try:
         layers = layers_from_rows(rows)
     except ArchitectureError as exc:
@@ -99,6 +100,8 @@ def _check_and_apply(rows: list[dict]) -> None:
     st.markdown("**Preview**")
     show_summary(layers)
     st.caption(f"The limit on this server is {MAX_PARAMETERS:,} parameters.")
+    if problem := check_step_memory(layers, settings.batch_size):  # Train refuses it: say so before Apply
+        st.warning(f"With the sidebar's batch size: {problem}", icon=":material/memory:")
     same = layers == st.session_state.get(CUSTOM_LAYERS)
     st.button(
         "Apply and reset training", type="primary", disabled=same, on_click=_apply, args=(layers,),

@@ -6,6 +6,7 @@ from functools import partial
 
 import streamlit as st
 
+from mnist_core.budget import check_step_memory
 from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, validate_settings
 from ui.network import PRESET_KEY, network_choices, network_label
 from ui.query_settings import initial_values, mirror_to_link
@@ -102,6 +103,9 @@ def sidebar_settings() -> TrainSettings | None:
         )
         try:
             settings = validate_settings(raw, choices)
+            network = f"the network “{network_label(settings.preset, choices)}”"
+            if problem := check_step_memory(choices[settings.preset], settings.batch_size, network):
+                raise SettingsError({"batch_size": problem})  # one training step would not fit the memory budget
         except SettingsError as exc:
             for message in exc.errors.values():
                 st.error(message, icon=":material/error:")
