@@ -21,10 +21,10 @@ _FLOAT = 4
 _PARAMETER_COPIES = 5
 # The first step also traces the step function and fills the input pipeline (measured 41-49 MB at batch 128).
 _STEP_FIXED_BYTES = 48 * _MB
-# A compiled model that has taken a step (its step traced), kept between steps: measured 11.3-55.7 MB per model for
+# A compiled model that has taken a step (its step traced), kept between steps: measured 11.3-56.0 MB per model for
 # 4-10 layers and 6k-1.3M weights (tools.step_memory --models). Each weight has 7 float copies: itself, two
 # optimizer slots, the weight average, and the fresh optimizer state kept for resets (mnist_core.training_models).
-_MODEL_FIXED_BYTES = 5 * _MB
+_MODEL_FIXED_BYTES = 6 * _MB
 _MODEL_BYTES_PER_LAYER = 1_700_000  # each layer's traced ops and Keras objects
 _MODEL_BYTES_PER_PARAMETER = 7 * _FLOAT
 
