@@ -171,10 +171,10 @@ def shown(value: Any, limit: int = 40) -> str:
 
 def _number(value: int) -> str:
     """Digits with separators, or the order of magnitude of ints too long to print (Python refuses > 4300 digits)."""
-    if abs(value) < 10**15:
+    if abs(value) < 10**30:
         return f"{value:,}"
     sign = "-" if value < 0 else ""
-    return f"{sign}about 2^{abs(value).bit_length() - 1}"
+    return f"about {sign}10^{math.floor(math.log10(abs(value)))}"  # log10 takes ints of any size
 
 
 def _kind(value: Any) -> str:
