@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from mnist_core.live_state import FINAL
 from mnist_core.race import (
     COLUMNS,
     EVAL_EVERY,
-    FINAL,
     Race,
     contestant_rows,
     default_contestants,
@@ -94,7 +94,7 @@ def _controls(contestants, budget: int, every: int) -> str | None:
     """Start, Pause/Resume and Stop; returns the race status they were drawn for."""
     race = st.session_state.get(RACE)
     alive = bool(race and race.alive)
-    status = race.state.snapshot().status if race else None
+    status = race.view().status if race else None
     start, pause, stop = st.columns(3)
     if start.button("Start race", type="primary", disabled=alive or not contestants or data is None, width="stretch"):
         if race is not None:
@@ -117,7 +117,7 @@ def _controls(contestants, budget: int, every: int) -> str | None:
 
 
 def _charts(race: Race) -> None:
-    snap = race.state.snapshot()
+    snap = race.view()
     if snap.status == "queued":
         show_queued(
             snap.queue_position,
@@ -164,7 +164,7 @@ def _results(race: Race) -> None:
 def _race_view(race: Race, controlled: str | None) -> None:
     session_owner()  # re-arms the release hook after a reconnection
     st.radio("Horizontal axis", ["examples seen", "training seconds"], horizontal=True, key="race_x")
-    running = race.state.snapshot().status not in FINAL
+    running = race.view().status not in FINAL
     queued = controlled == "queued"
 
     @st.fragment(run_every=1.0 if running else None)
@@ -174,7 +174,7 @@ def _race_view(race: Race, controlled: str | None) -> None:
         live = st.session_state.get(RACE)
         if live is None:
             return
-        status = live.state.snapshot().status
+        status = live.view().status
         if running and status in FINAL:
             st.rerun()  # the race ended: redraw the page once, with the results
         if queued and status != "queued":

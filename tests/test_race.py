@@ -32,7 +32,7 @@ def _sgd(name, learning_rate, batch_size=50):
 def _run(race):
     race.start()
     assert race.join(timeout=240)
-    return race.state.snapshot()
+    return race.view()
 
 
 # --- validation ---
@@ -160,13 +160,13 @@ def test_pause_resume_stop(tiny):
     race.pause()
     seen = _settled(race)
     time.sleep(1.0)
-    assert race.state.snapshot().status == "paused" and [r.examples for r in race.runners] == seen
+    assert race.view().status == "paused" and [r.examples for r in race.runners] == seen
     race.resume()
     wait_until(lambda: sum(r.examples for r in race.runners) > sum(seen) + 200)
-    assert race.state.snapshot().status == "running"
+    assert race.view().status == "running"
     race.stop()
     assert race.join(timeout=60)
-    snap = race.state.snapshot()
+    snap = race.view()
     assert snap.status == "stopped" and set(snap.statuses.values()) == {"stopped"}
     assert all(r.status == "stopped" and r.validation_accuracy is not None for r in race.results())
     assert "Stopped before the end of the budget: a, b." in summary_text(race.results())
