@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import math
-import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
-from mnist_core.architecture import PRESETS, ArchitectureError, LayerSpec, build_model, decayed_kernels
+from mnist_core.architecture import PRESETS, ArchitectureError, LayerSpec, build_model
 from mnist_core.background import BackgroundWork
 from mnist_core.budget import check_step_memory
 from mnist_core.data import Mnist
-from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, Snapshot, StreamPrediction
-from mnist_core.optimizers import set_live_params
-from mnist_core.predict import CropPredictor, accuracy, cross_entropy
+from mnist_core.engine import Engine, StartPoint
+from mnist_core.live_state import EpochRecord, LiveState, Snapshot
+from mnist_core.predict import accuracy, cross_entropy
 from mnist_core.settings import LIVE_PER_BATCH, LIVE_PER_EPOCH, TrainSettings
 from mnist_core.slots import JobSlots
 from mnist_core.training_models import ModelPool, TrainingModel, get_pool, training_model
 
-PUSH_SECONDS = 0.25  # live progress at most this often
-STREAM_SECONDS = 0.5  # test-digit stream, forward timing and published weights at most this often
-STREAM_IMAGES = 8
-LOSS_WINDOW = 50  # batches in the smoothed loss and accuracy
-# Guessing uniformly costs ln(10) = 2.3; a batch loss ten times that means the weights are blowing up.
-DIVERGED_LOSS = 10 * math.log(10)
 RESET_FIELDS = ("optimizer", "preset", "seed", "averaging")  # a running job cannot take these
 
 
@@ -37,23 +28,6 @@ class ChangeReport:
 
     applied: list[str] = field(default_factory=list)  # fields the job takes on the fly
     needs_reset: list[str] = field(default_factory=list)  # fields that only a new job can use
-
-
-@dataclass(frozen=True)
-class StartPoint:
-    """Where a continued run's counters start: the totals of the run it continues (all 0 for a fresh one)."""
-
-    epoch: int = 0
-    examples_seen: int = 0
-    train_seconds: float = 0.0
-
-    @classmethod
-    def of(cls, past: Snapshot | None) -> StartPoint:
-        return cls() if past is None else cls(past.epoch, past.examples_seen, past.train_seconds)
-
-    def totals(self, epochs: int, examples_per_epoch: int) -> dict[str, int]:
-        """The run's `epochs` and `total_examples` once this job has trained `epochs` more epochs."""
-        return {"epochs": self.epoch + epochs, "total_examples": self.examples_seen + epochs * examples_per_epoch}
 
 
 class TrainingJob(BackgroundWork):
@@ -152,7 +126,7 @@ class TrainingJob(BackgroundWork):
         try:
             state.set_status("starting", "Building the network")
             self._training = training_model(self.layers, self.settings, self.initial_weights, self._pool)
-            self._train(self._training.model, self._training.decay)
+            self._train(self._training)
         except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
             state.set_status("error", f"Training failed: {type(exc).__name__}: {exc}")
             self._hand_back(keep=False)  # whatever failed may have left the model unusable
@@ -169,228 +143,73 @@ class TrainingJob(BackgroundWork):
         if keep:
             self._pool.give_back(held)
 
-    def _train(self, model: keras.Model, decay: keras.Variable) -> None:
+    def _engine(self, held: TrainingModel) -> Engine:
+        settings = self.settings
+        return Engine(
+            held,
+            self.state,
+            batch_size=settings.batch_size,
+            weight_decay=settings.weight_decay,
+            examples_per_epoch=len(self.data.train),
+            start=self.start_point,
+            stream=self.data.test,
+            crops=settings.crops,
+            seed=settings.seed,
+            label=settings.optimizer.label,
+        )
+
+    def _train(self, held: TrainingModel) -> None:
         state, data = self.state, self.data
-        predictor = CropPredictor(model)
-        callback = _LiveCallback(self, model, predictor, decay)
-        state.publish_weights(model.get_weights())
+        engine = self._engine(held)
+        self.epochs = self.settings.epochs
+        engine.publish()
         state.set_status("running", "Training")
-        epoch = 0
-        while epoch < callback.epochs and not state.stop_requested:
-            callback.apply_epoch_changes()
+        while engine.epoch < self.epochs and not state.stop_requested:
+            self._apply_epoch_changes(engine)
             # Seeded by the overall epoch: a continued run does not replay the order of the run it continues.
-            overall = self.start_point.epoch + epoch
+            overall = self.start_point.epoch + engine.epoch
             order = np.random.default_rng([self.settings.seed, overall]).permutation(len(data.train))
-            model.fit(
-                batches(data.train.x[order], data.train.y[order], callback.batch_size),
-                epochs=epoch + 1,
-                initial_epoch=epoch,
-                shuffle=False,
-                verbose=0,
-                callbacks=[callback],
-            )
-            if callback.diverged:
+            engine.fit(data.train.x[order], data.train.y[order])
+            if engine.diverged:
                 return
-            epoch += 1
-        stopped = state.stop_requested or epoch < callback.epochs
-        done = f"{'Stopped' if stopped else 'Finished'} after {epoch} epochs"
+            self._evaluate(engine)
+            engine.epoch += 1
+        stopped = state.stop_requested or engine.epoch < self.epochs
+        done = f"{'Stopped' if stopped else 'Finished'} after {engine.epoch} epochs"
         if self.start_point.epoch or self.start_point.examples_seen:
             done += f", continuing a run of {self.start_point.examples_seen:,} examples"
         state.set_status("stopped" if stopped else "finished", done)
 
-
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int):
-    """The training input: images and labels in order, in batches."""
-    # A tf.data pipeline trains ~25% faster than handing Keras the numpy arrays.
-    import tensorflow as tf
-
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(4)
-
-
-def _field(settings: TrainSettings, name: str):
-    return settings.optimizer.name if name == "optimizer" else getattr(settings, name)
-
-
-class PerBatch:
-    """Each batch's values, recovered from Keras's running means over a fit call (weighted by examples)."""
-
-    def __init__(self, width: int):
-        self._width = width
-        self.reset()
-
-    def reset(self) -> None:
-        self._means, self._seen = (0.0,) * self._width, 0
-
-    def __call__(self, means: tuple[float, ...], size: int) -> tuple[float, ...]:
-        total = self._seen + size
-        values = tuple((mean * total - before * self._seen) / size for mean, before in zip(means, self._means))
-        self._means, self._seen = tuple(means), total
-        return values
-
-
-class _LiveCallback(keras.callbacks.Callback):
-    """Applies queued changes, honours pause/stop, detects divergence and feeds LiveState."""
-
-    def __init__(self, job: TrainingJob, model: keras.Model, predictor: CropPredictor, decay: keras.Variable):
-        super().__init__()
-        self.job, self.predictor, self.decay = job, predictor, decay
-        self.state = job.state
-        self.start = job.start_point  # counters as shown = the continued run's totals + this job's own
-        self.epochs = job.settings.epochs
-        self.batch_size = job.settings.batch_size
-        self.weight_decay = job.settings.weight_decay
-        self.crops = job.settings.crops
-        self.diverged = False
-        self._keras_model = model
-        self._rng = np.random.default_rng(job.settings.seed + 1)
-        self._examples = 0  # this job's own, as _epoch and _train_seconds
-        self._epoch = 0
-        self._excluded = 0.0  # seconds inside fit that were not training (pauses, metrics, evaluation)
-        self._train_seconds = 0.0
-        self._losses: deque[float] = deque(maxlen=LOSS_WINDOW)
-        self._hits: deque[float] = deque(maxlen=LOSS_WINDOW)
-        self._per_batch = PerBatch(2)  # loss and accuracy
-        self._step_ms: float | None = None
-        self._last_push = self._last_stream = 0.0
-
-    def apply_epoch_changes(self) -> None:
+    def _apply_epoch_changes(self, engine: Engine) -> None:
         changes = self.state.take_changes((*LIVE_PER_EPOCH, "epochs", "crops"))
-        self.batch_size = changes.get("batch_size", self.batch_size)
-        self.weight_decay = changes.get("weight_decay", self.weight_decay)
+        engine.set_decay(changes.get("weight_decay", engine.weight_decay), changes.get("batch_size", engine.batch_size))
         self.epochs = changes.get("epochs", self.epochs)
-        self.crops = changes.get("crops", self.crops)
-        self.decay.assign(self.weight_decay / (2 * self.batch_size))
-        self.state.update(**self.start.totals(self.epochs, len(self.job.data.train)))
+        engine.crops = changes.get("crops", engine.crops)
+        self.state.update(**self.start_point.totals(self.epochs, len(self.data.train)))
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-        self._epoch_start = time.perf_counter()
-        self._excluded = 0.0
-        self._per_batch.reset()
-
-    def on_train_batch_begin(self, batch, logs=None):
-        waited = time.perf_counter()
-        if self.state.wait_while_paused():
-            self._keras_model.stop_training = True
-        self._excluded += time.perf_counter() - waited
-        changes = self.state.take_changes(LIVE_PER_BATCH)  # after the wait: changes made while paused count
-        if changes:
-            set_live_params(self._keras_model.optimizer, changes)
-        self._batch_start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
-        n_train = len(self.job.data.train)
-        size = min(self.batch_size, n_train - batch * self.batch_size)
-        step_ms = (now - self._batch_start) * 1000 / size
-        self._step_ms = step_ms if self._step_ms is None else 0.9 * self._step_ms + 0.1 * step_ms
-        self._examples += size
-        loss, hit = self._per_batch((float(logs["loss"]), float(logs["accuracy"])), size)
-        if not math.isfinite(loss) or loss > DIVERGED_LOSS:
-            return self._diverge(loss)
-        self._losses.append(loss)
-        self._hits.append(hit)
-        if now - self._last_push >= PUSH_SECONDS:
-            self._push(now)
-            self._excluded += time.perf_counter() - now
-
-    def _train_clock(self, now: float) -> float:
-        return self._train_seconds + (now - self._epoch_start) - self._excluded
-
-    def _push(self, now: float) -> None:
-        self._last_push = now
-        l2 = float(self.decay.numpy()) * sum(
-            float(np.sum(np.square(k.numpy()))) for k in decayed_kernels(self._keras_model)
-        )
-        train_seconds = self._train_clock(now)
-        examples = self.start.examples_seen + self._examples
-        fields = dict(
-            epoch=self.start.epoch + self._epoch,
-            examples_seen=examples,
-            loss=float(np.mean(self._losses)) - l2,
-            l2_loss=l2,
-            train_accuracy=float(np.mean(self._hits)),
-            ms_step=self._step_ms,
-            examples_per_second=self._examples / train_seconds if train_seconds > 0 else None,
-            train_seconds=self.start.train_seconds + train_seconds,
-        )
-        if now - self._last_stream >= STREAM_SECONDS:
-            self._last_stream = now
-            fields["ms_forward"] = self._stream_test_digits()
-            self.state.publish_weights(self._keras_model.get_weights())
-        self.state.update(**fields)
-        self.state.add_progress(
-            ProgressPoint(
-                examples,
-                examples / len(self.job.data.train),
-                fields["loss"],
-                l2,
-                fields["train_accuracy"],
-                fields["train_seconds"],
-            )
-        )
-
-    def _stream_test_digits(self) -> float:
-        """Predict a few random test digits (k crops each); return forward ms per crop."""
-        test = self.job.data.test
-        index = self._rng.choice(len(test), STREAM_IMAGES, replace=False)
-        started = time.perf_counter()
-        result = self.predictor.predict(test.x[index], self.crops, seed=int(self._rng.integers(2**31)))
-        ms = (time.perf_counter() - started) * 1000 / (STREAM_IMAGES * self.crops)
-        top = np.argsort(-result.probabilities, axis=1)[:, :3]
-        self.state.add_predictions(
-            [
-                StreamPrediction(
-                    int(i),
-                    int(test.y[i]),
-                    tuple(int(c) for c in t),
-                    tuple(float(result.probabilities[row, c]) for c in t),
-                )
-                for row, (i, t) in enumerate(zip(index, top))
-            ]
-        )
-        return ms
-
-    def _diverge(self, loss: float) -> None:
-        self.diverged = True
-        self._keras_model.stop_training = True
-        _, weights = self.state.weights()
-        if weights is not None:
-            self._keras_model.set_weights(weights)
-        lr = self.job.settings.optimizer.params["learning_rate"]
-        self.state.set_status(
-            "diverged",
-            f"Training diverged: the loss reached {loss:.4g} (guessing scores 2.3) after {self._examples:,} "
-            "examples. The learning rate "
-            f"({lr:g}) is most likely too high for {self.job.settings.optimizer.label}: lower it and press "
-            "Reset, then Train. The last good weights were restored.",
-        )
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.diverged:
-            return
-        now = time.perf_counter()
-        self._train_seconds = self._train_clock(now)
-        self._push(now)
-        # Evaluate (and train on from here) the averaged weights; fit would write them back at its end anyway.
-        self._keras_model.optimizer.finalize_variable_values(self._keras_model.trainable_variables)
-        self.state.publish_weights(self._keras_model.get_weights())
-        data = self.job.data
-        val = self.predictor.predict_center(data.validation.x)
-        center = self.predictor.predict_center(data.test.x)
-        crops = self.predictor.predict(data.test.x, self.crops, seed=self.job.settings.seed).probabilities
+    def _evaluate(self, engine: Engine) -> None:
+        """The epoch's record, on the averaged weights (fit wrote them back at its end)."""
+        engine.publish()
+        data, predictor, start = self.data, engine.predictor, self.start_point
+        val = predictor.predict_center(data.validation.x)
+        center = predictor.predict_center(data.test.x)
+        crops = predictor.predict(data.test.x, engine.crops, seed=self.settings.seed).probabilities
         self.state.add_epoch(
             EpochRecord(
-                epoch=self.start.epoch + epoch + 1,
-                examples_seen=self.start.examples_seen + self._examples,
-                train_seconds=self.start.train_seconds + self._train_seconds,
-                train_loss=float(logs["loss"]),
-                train_accuracy=float(logs["accuracy"]),
+                epoch=start.epoch + engine.epoch + 1,
+                examples_seen=start.examples_seen + engine.examples,
+                train_seconds=start.train_seconds + engine.train_seconds,
+                train_loss=engine.last_logs["loss"],
+                train_accuracy=engine.last_logs["accuracy"],
                 validation_loss=cross_entropy(val, data.validation.y),
                 validation_accuracy=accuracy(val, data.validation.y),
                 test_accuracy_center=accuracy(center, data.test.y),
                 test_accuracy_crops=accuracy(crops, data.test.y),
-                crops=self.crops,
+                crops=engine.crops,
             )
         )
-        self.state.update(epoch=self.start.epoch + epoch + 1)
+        self.state.update(epoch=start.epoch + engine.epoch + 1)
+
+
+def _field(settings: TrainSettings, name: str):
+    return settings.optimizer.name if name == "optimizer" else getattr(settings, name)

@@ -11,8 +11,20 @@ from typing import Any
 MAX_PROGRESS_POINTS = 1000
 RECENT_PREDICTIONS = 200
 
-# Job lifecycle; the last four are final. "queued": waiting for a free training slot (mnist_core.slots).
-STATUSES = ("queued", "starting", "running", "paused", "stopping", "finished", "stopped", "diverged", "error")
+# A run's lifecycle; the last four are final. "queued": waiting for a free training slot (mnist_core.slots);
+# "waiting": a race's contestant before the race starts it.
+STATUSES = (
+    "waiting",
+    "queued",
+    "starting",
+    "running",
+    "paused",
+    "stopping",
+    "finished",
+    "stopped",
+    "diverged",
+    "error",
+)
 FINAL = ("finished", "stopped", "diverged", "error")
 
 

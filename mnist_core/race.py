@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,16 +20,24 @@ from typing import Any
 import keras
 import numpy as np
 
-from mnist_core.architecture import PRESETS, LayerSpec, build_model, decayed_kernels
+from mnist_core.architecture import PRESETS, LayerSpec
 from mnist_core.background import BackgroundWork
 from mnist_core.budget import STEP_MEMORY_BUDGET_BYTES, check_step_memory, model_memory_bytes, step_memory_bytes
 from mnist_core.data import Mnist
-from mnist_core.job import DIVERGED_LOSS, LOSS_WINDOW, PerBatch  # the same divergence rules as a job
-from mnist_core.optimizers import build_optimizer
-from mnist_core.predict import CropPredictor, accuracy
-from mnist_core.settings import OPTIMIZERS, OptimizerSettings, SettingsError, default_optimizer, parse_field, quoted
+from mnist_core.engine import DIVERGED_LOSS, Engine
+from mnist_core.live_state import LiveState
+from mnist_core.predict import accuracy
+from mnist_core.settings import (
+    OPTIMIZERS,
+    OptimizerSettings,
+    SettingsError,
+    TrainSettings,
+    default_optimizer,
+    parse_field,
+    quoted,
+)
 from mnist_core.slots import JobSlots
-from mnist_core.training_models import L2Decay  # and the same decay
+from mnist_core.training_models import ModelPool, TrainingModel, get_pool, training_model
 
 EVAL_EVERY = 5_000
 TEST_SUBSET = 2_000  # test accuracy uses the first 2,000 test images (k crops each) to keep evaluation cheap
@@ -40,7 +46,7 @@ DEFAULT_BATCH = 128
 DEFAULT_DECAY = 0.001
 DEFAULT_LINEUP = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adadelta")
 COLUMNS = ("name", "optimizer", "learning_rate", "momentum", "rho", "beta_1", "beta_2", "epsilon")
-COLUMNS += ("batch_size", "weight_decay")
+COLUMNS += ("batch_size", "weight_decay", "averaging")
 # Every contestant's model stays in memory for the whole race, and the contestants train in turn in one slot.
 MAX_CONTESTANTS = 12
 TOO_MANY_ROWS = f"a race takes at most {MAX_CONTESTANTS} contestants: only the first {MAX_CONTESTANTS} rows race."
@@ -48,8 +54,6 @@ MAX_NAME_CHARS = 40
 # A race may hold as much memory as one training step may (mnist_core.budget): models plus one step at a time.
 RACE_MEMORY_BUDGET_BYTES = STEP_MEMORY_BUDGET_BYTES
 
-RACE_STATUSES = ("queued", "starting", "running", "paused", "stopping", "finished", "stopped", "error")
-FINAL = ("finished", "stopped", "error")
 CONTESTANT_FINAL = ("finished", "stopped", "diverged")
 
 
@@ -59,6 +63,7 @@ class Contestant:
     optimizer: OptimizerSettings
     batch_size: int = DEFAULT_BATCH
     weight_decay: float = DEFAULT_DECAY
+    averaging: float = 0.0  # a weight average (EMA) written back at the end of every chunk; 0 is off
 
     @property
     def learning_rate(self) -> float:
@@ -91,17 +96,6 @@ class ContestantResult:
     train_seconds: float
     status: str
     diverged_at: int | None  # examples seen when the loss blew up
-
-
-@dataclass(frozen=True)
-class RaceSnapshot:
-    status: str
-    message: str
-    budget_examples: int
-    elapsed_seconds: float
-    statuses: dict[str, str]
-    points: dict[str, tuple[RacePoint, ...]]
-    queue_position: int = 0  # n > 0: n-th in line for a training slot (status "queued"); 0: holding one
 
 
 # --- validation of the editable table ---
@@ -179,10 +173,14 @@ def _contestant(row: Mapping[str, Any]) -> Contestant:
             values[key] = parse_field(key, row.get(key))
         except SettingsError as exc:
             problems.update(exc.errors)
+    try:  # a blank cell is no average, as in the default line-up
+        averaging = 0.0 if _missing(row.get("averaging")) else parse_field("averaging", row.get("averaging"))
+    except SettingsError as exc:
+        problems.update(exc.errors)
     if problems:
         raise SettingsError(problems)
     batch_size, weight_decay = values.pop("batch_size"), values.pop("weight_decay")
-    return Contestant(name, OptimizerSettings(kind, values), batch_size, weight_decay)
+    return Contestant(name, OptimizerSettings(kind, values), batch_size, weight_decay, averaging)
 
 
 def _name(value: Any) -> str:
@@ -214,180 +212,54 @@ def contestant_rows(contestants: list[Contestant]) -> list[dict[str, Any]]:
     for c in contestants:
         row: dict[str, Any] = dict.fromkeys(COLUMNS)
         row.update(c.optimizer.params, name=c.name, optimizer=c.optimizer.name)
-        row.update(batch_size=c.batch_size, weight_decay=c.weight_decay)
+        row.update(batch_size=c.batch_size, weight_decay=c.weight_decay, averaging=c.averaging)
         rows.append(row)
     return rows
 
 
-# --- the state shared between the race thread and the page ---
+# --- the view of a race: its own state and every contestant's ---
 
 
-class RaceState:
-    """Status, control requests and every contestant's evaluation points, under one lock."""
+@dataclass(frozen=True)
+class RaceSnapshot:
+    status: str
+    message: str
+    budget_examples: int
+    elapsed_seconds: float
+    statuses: dict[str, str]
+    points: dict[str, tuple[RacePoint, ...]]
+    queue_position: int = 0  # n > 0: n-th in line for a training slot (status "queued"); 0: holding one
 
-    def __init__(self, names: list[str], budget_examples: int):
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._status, self._message = "starting", ""
-        self._queue_position = 0
-        self._budget = budget_examples
-        self._statuses = dict.fromkeys(names, "waiting")
-        self._points: dict[str, list[RacePoint]] = {name: [] for name in names}
-        self._paused = self._stop = False
-        self._started = time.monotonic()
-        self._ended: float | None = None
 
-    def request_pause(self) -> None:
-        with self._lock:
-            # A queued race has nothing to pause yet, and a paused one would hold its slot once granted.
-            if self._status not in FINAL and not self._stop and self._status != "queued":
-                self._paused, self._status = True, "paused"
+class ContestantRun:
+    """One contestant: a run of the training engine with its own state, steered by the race's state."""
 
-    def request_resume(self) -> None:
-        with self._lock:
-            if self._paused and self._status not in FINAL:
-                self._paused, self._status = False, "running"
-                self._wake.notify_all()
-
-    def request_stop(self) -> None:
-        with self._lock:
-            self._stop, self._paused = True, False
-            if self._status not in FINAL:
-                self._status = "stopping"
-            self._wake.notify_all()
-
-    def wait_while_paused(self) -> bool:
-        """Block the race thread while paused; return True when it should stop."""
-        with self._lock:
-            while self._paused and not self._stop:
-                self._wake.wait(timeout=1.0)
-            return self._stop
+    def __init__(self, contestant: Contestant, budget_examples: int):
+        self.contestant = contestant
+        self.state = LiveState(epochs=0, total_examples=budget_examples)
+        self.state.set_status("waiting")
+        self.engine: Engine | None = None
 
     @property
-    def stop_requested(self) -> bool:
-        with self._lock:
-            return self._stop
+    def examples(self) -> int:
+        return self.engine.examples if self.engine is not None else 0
 
-    def set_queue_position(self, position: int) -> None:
-        """n > 0: the race is n-th in line for a training slot; 0: it has one and starts."""
-        with self._lock:
-            self._queue_position = position
-            if self._status not in FINAL and not self._stop:
-                self._status, self._message = ("queued" if position else "starting"), ""
+    @property
+    def model(self) -> keras.Model:
+        return self.engine.keras_model
 
-    def set_status(self, status: str, message: str = "") -> None:
-        assert status in RACE_STATUSES, status
-        with self._lock:
-            if self._status == "paused" and status in ("starting", "running"):
-                return  # a pause requested meanwhile wins
-            self._status, self._message = status, message
-            if status != "queued":
-                self._queue_position = 0
-            if status in FINAL:
-                self._ended = time.monotonic()
-
-    def set_contestant(self, name: str, status: str) -> None:
-        with self._lock:
-            self._statuses[name] = status
-
-    def add_point(self, name: str, point: RacePoint) -> None:
-        with self._lock:
-            self._points[name].append(point)
-            self._statuses[name] = point.status
-
-    def snapshot(self) -> RaceSnapshot:
-        with self._lock:
-            end = self._ended if self._ended is not None else time.monotonic()
-            return RaceSnapshot(
-                self._status,
-                self._message,
-                self._budget,
-                end - self._started,
-                dict(self._statuses),
-                {name: tuple(points) for name, points in self._points.items()},
-                self._queue_position,
-            )
-
-
-# --- one contestant's training ---
-
-
-class _Runner(keras.callbacks.Callback):
-    """One contestant's model and counters; as a fit callback it honours pause/stop and detects divergence."""
-
-    def __init__(self, contestant: Contestant, model: keras.Model, state: RaceState):
-        super().__init__()
-        self.contestant, self.state = contestant, state
-        self._keras_model = model
-        self.decay = keras.Variable(contestant.weight_decay / (2 * contestant.batch_size), trainable=False)
-        model.compile(optimizer=build_optimizer(contestant.optimizer), loss="sparse_categorical_crossentropy")
-        for kernel in decayed_kernels(model):
-            kernel.regularizer = L2Decay(self.decay)
-        self.predictor = CropPredictor(model)
-        self.examples = 0
-        self.train_seconds = 0.0
-        self.status = "waiting"
-        self.diverged_at: int | None = None
-        self.last_loss: float | None = None
-        self.losses: deque[float] = deque(maxlen=LOSS_WINDOW)
-        self._batches = 0
-        self._first_batch_seconds: float | None = None
-        self._per_batch = PerBatch(1)
+    @property
+    def status(self) -> str:
+        return self.state.snapshot().status
 
     @property
     def active(self) -> bool:
         return self.status not in CONTESTANT_FINAL
 
-    def train(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Train on these examples in order, in this contestant's batches."""
-        import tensorflow as tf
-
-        self._per_batch.reset()
-        self._chunk_size = len(y)
-        data = tf.data.Dataset.from_tensor_slices((x, y)).batch(self.contestant.batch_size).prefetch(4)
-        # fit on a tf.data chunk trains ~2x faster than a loop of train_on_batch (measured on 2 cores).
-        self._keras_model.fit(data, epochs=1, shuffle=False, verbose=0, callbacks=[self])
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self.state.wait_while_paused():
-            self._keras_model.stop_training = True
-        self._batch_start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        running_mean = float(logs["loss"])  # reading it waits for the step, so time after it
-        self._count_seconds(time.perf_counter() - self._batch_start)
-        size = min(self.contestant.batch_size, self._chunk_size - batch * self.contestant.batch_size)
-        (loss,) = self._per_batch((running_mean,), size)
-        self.examples += size
-        self.last_loss = loss
-        if not math.isfinite(loss) or loss > DIVERGED_LOSS:
-            self.status, self.diverged_at = "diverged", self.examples
-            self._keras_model.stop_training = True
-            return
-        self.losses.append(loss)
-
-    def _count_seconds(self, seconds: float) -> None:
-        # The first batch includes tracing the train step; count it at the second batch's time instead.
-        self._batches += 1
-        if self._batches == 1:
-            self._first_batch_seconds = seconds
-        elif self._batches == 2:
-            self.train_seconds += 2 * seconds
-        else:
-            self.train_seconds += seconds
-
-    def smoothed_loss(self) -> float | None:
-        """Mean loss over the recent batches, minus the current L2 term, as the job reports it."""
-        if self.status == "diverged":
-            return self.last_loss
-        if not self.losses:
-            return None
-        l2 = float(self.decay.numpy()) * sum(float(np.sum(np.square(k.numpy()))) for k in decayed_kernels(self.model))
-        return float(np.mean(self.losses)) - l2
-
-    @property
-    def model(self) -> keras.Model:
-        return self._keras_model
+    def settings(self, seed: int, crops: int) -> TrainSettings:
+        """The contestant as a job's settings: what the model pool and the engine are given."""
+        c = self.contestant
+        return TrainSettings(c.optimizer, c.batch_size, c.weight_decay, crops=crops, seed=seed, averaging=c.averaging)
 
 
 # --- the race ---
@@ -396,15 +268,16 @@ class _Runner(keras.callbacks.Callback):
 class Race(BackgroundWork):
     """Trains every contestant in one daemon thread, in interleaved chunks; never touches streamlit.
 
+    Each contestant is a run of the same engine as a training job, with a compiled model from the model pool.
     Each chunk, every running contestant trains until it has seen `eval_every_examples` more examples
     (rounded up to whole batches), then all are evaluated, so the curves grow side by side.
 
-    Crops: each model's crop layer gets the same seed, so its SeedGenerator draws the same offsets for the n-th
-    batch in every model. Contestants with equal batch sizes therefore see identical crops; with different batch
-    sizes the examples and their order are still identical but the crops differ (one draw per batch).
+    Crops: each model's crop layer gets the same seed state, so its SeedGenerator draws the same offsets for the
+    n-th batch in every model. Contestants with equal batch sizes therefore see identical crops; with different
+    batch sizes the examples and their order are still identical but the crops differ (one draw per batch).
 
     The whole race takes one of `slots` (the process-wide ones by default): its contestants train in turn, never
-    at once, so they need no more.
+    at once, so they need no more. `state` is the race's own (status, pause, stop); each contestant has its own.
     """
 
     def __init__(
@@ -418,6 +291,7 @@ class Race(BackgroundWork):
         crops: int = 4,
         *,
         slots: JobSlots | None = None,
+        pool: ModelPool | None = None,
     ):
         names = [c.name for c in contestants]
         if not contestants or len(set(names)) != len(names):
@@ -432,14 +306,30 @@ class Race(BackgroundWork):
         self.budget_examples = budget_examples if budget_examples is not None else len(data.train)
         self.eval_every_examples = eval_every_examples
         self.crops = crops
-        self.state = RaceState(names, self.budget_examples)
-        self.runners: list[_Runner] = []
+        self.state = LiveState(epochs=0, total_examples=self.budget_examples * len(contestants))
+        self.runners = [ContestantRun(c, self.budget_examples) for c in contestants]
+        self._pool = pool if pool is not None else get_pool()
+        self._models: list[TrainingModel] = []
         self._test = data.test.x[:TEST_SUBSET], data.test.y[:TEST_SUBSET]
         super().__init__("mnist-live-race", slots)
 
+    def view(self) -> RaceSnapshot:
+        """The race's status and every contestant's status and evaluation points."""
+        own = self.state.snapshot()
+        runs = {r.contestant.name: r.state.snapshot() for r in self.runners}
+        return RaceSnapshot(
+            own.status,
+            own.message,
+            self.budget_examples,
+            own.elapsed_seconds,
+            {name: view.status for name, view in runs.items()},
+            {name: view.history for name, view in runs.items()},
+            own.queue_position,
+        )
+
     def results(self) -> list[ContestantResult]:
         """Each contestant's final numbers, from the recorded evaluation points."""
-        snap = self.state.snapshot()
+        snap = self.view()
         return [_result(c, snap.points[c.name], snap.statuses[c.name]) for c in self.contestants]
 
     # --- data order, shared by every contestant ---
@@ -460,21 +350,33 @@ class Race(BackgroundWork):
 
     # --- the race thread ---
     def prepare(self) -> None:
-        """Build every contestant's model from one set of initial weights and crop-seed states."""
-        if self.runners:
+        """Give every contestant a compiled model and an engine, all from one set of weights and crop states."""
+        if self._models:
             return
-        reference = build_model(self.layers, self.seed)
+        for run in self.runners:
+            held = training_model(self.layers, run.settings(self.seed, self.crops), pool=self._pool)
+            self._models.append(held)
+            run.engine = Engine(
+                held,
+                run.state,
+                control=self.state,
+                batch_size=run.contestant.batch_size,
+                weight_decay=run.contestant.weight_decay,
+                examples_per_epoch=len(self.data.train),
+                crops=self.crops,
+                seed=self.seed,
+                label=run.contestant.optimizer.label,
+            )
+        reference = self._models[0].model
         weights, seeds = reference.get_weights(), [v.numpy() for v in _seed_states(reference)]
-        for index, contestant in enumerate(self.contestants):
-            model = reference if index == 0 else build_model(self.layers, self.seed)
-            model.set_weights(weights)
-            for variable, value in zip(_seed_states(model), seeds, strict=True):
+        for held in self._models[1:]:
+            held.model.set_weights(weights)
+            for variable, value in zip(_seed_states(held.model), seeds, strict=True):
                 variable.assign(value)
-            self.runners.append(_Runner(contestant, model, self.state))
 
     def _stopped_in_queue(self) -> None:
-        for name in self.state.snapshot().statuses:
-            self.state.set_contestant(name, "stopped")
+        for run in self.runners:
+            run.state.set_status("stopped")
         super()._stopped_in_queue()
 
     def _run(self) -> None:
@@ -491,50 +393,55 @@ class Race(BackgroundWork):
             self._finish()
         except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
             state.set_status("error", f"Race failed: {type(exc).__name__}: {exc}")
+            self._models.clear()  # whatever failed may have left a model unusable: none goes back to the pool
+        finally:
+            for held in self._models:
+                self._pool.give_back(held)
 
     def _record_start(self) -> None:
         # All contestants share the initial weights: one evaluation serves for all.
         validation, test = self._evaluate(self.runners[0])
-        for runner in self.runners:
-            runner.status = "running"
-            self.state.add_point(runner.contestant.name, RacePoint(0, 0.0, None, validation, test, "running"))
+        for run in self.runners:
+            run.engine.publish()
+            run.state.set_status("running")
+            run.state.add_epoch(RacePoint(0, 0.0, None, validation, test, "running"))
 
     def _chunk(self, target: int) -> None:
         trained = []
-        for runner in self.runners:
-            if not runner.active or self.state.wait_while_paused():
+        for run in self.runners:
+            if not run.active or self.state.wait_while_paused():
                 continue
-            end = self.chunk_end(runner.contestant, runner.examples, target)
-            if end <= runner.examples:
+            end = self.chunk_end(run.contestant, run.examples, target)
+            if end <= run.examples:
                 continue
-            index = self.order(runner.examples, end)
-            runner.train(self.data.train.x[index], self.data.train.y[index])
-            trained.append(runner)
-        for runner in trained:
-            if runner.active and runner.examples >= self.budget_examples:
-                runner.status = "finished"
-            self._record(runner)
+            index = self.order(run.examples, end)
+            run.engine.fit(self.data.train.x[index], self.data.train.y[index])
+            trained.append(run)
+        for run in trained:
+            if run.active and run.examples >= self.budget_examples:
+                run.state.set_status("finished")
+            self._record(run)
 
-    def _record(self, runner: _Runner) -> None:
-        validation, test = self._evaluate(runner)
-        point = RacePoint(
-            runner.examples, runner.train_seconds, runner.smoothed_loss(), validation, test, runner.status
-        )
-        self.state.add_point(runner.contestant.name, point)
+    def _record(self, run: ContestantRun) -> None:
+        validation, test = self._evaluate(run)
+        engine = run.engine
+        loss = engine.last_loss if engine.diverged else engine.smoothed_loss()
+        point = RacePoint(engine.examples, engine.train_seconds, loss, validation, test, run.status)
+        run.state.add_epoch(point)
 
-    def _evaluate(self, runner: _Runner) -> tuple[float, float]:
-        val = runner.predictor.predict_center(self.data.validation.x)
+    def _evaluate(self, run: ContestantRun) -> tuple[float, float]:
+        predictor = run.engine.predictor
+        val = predictor.predict_center(self.data.validation.x)
         test_x, test_y = self._test
         # The same crop offsets for every contestant and evaluation point.
-        test = runner.predictor.predict(test_x, self.crops, seed=self.seed).probabilities
+        test = predictor.predict(test_x, self.crops, seed=self.seed).probabilities
         return accuracy(val, self.data.validation.y), accuracy(test, test_y)
 
     def _finish(self) -> None:
         stopped = self.state.stop_requested
-        for runner in self.runners:
-            if runner.active:
-                runner.status = "stopped" if stopped else "finished"
-                self.state.set_contestant(runner.contestant.name, runner.status)
+        for run in self.runners:
+            if run.active:
+                run.state.set_status("stopped" if stopped else "finished")
         diverged = [r.contestant.name for r in self.runners if r.status == "diverged"]
         note = f"; diverged: {', '.join(diverged)}" if diverged else ""
         self.state.set_status("stopped" if stopped else "finished", f"{'Stopped' if stopped else 'Finished'}{note}")
@@ -630,7 +537,7 @@ def main(argv: list[str] | None = None) -> dict:
     race.start()
     race.join()
     seconds = time.perf_counter() - started
-    snap = race.state.snapshot()
+    snap = race.view()
     if snap.status != "finished":
         raise SystemExit(f"race ended with status {snap.status}: {snap.message}")
     results = race.results()

@@ -41,6 +41,7 @@ class TrainingModel:
     decay: keras.Variable
     key: str
     fresh_optimizer: list[np.ndarray]
+    traced_batches: int = 0  # batches trained since it was built, up to 2 (the first one traces the step)
 
 
 def pool_key(layers: list[LayerSpec], settings: TrainSettings) -> str:

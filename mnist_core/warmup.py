@@ -29,7 +29,7 @@ def _import_tensorflow() -> None:
 def exercise_training(images: int = WARMUP_IMAGES) -> None:
     """Train the default network for a few batches of blank images, predict with it, and keep it in the pool."""
     from mnist_core.architecture import PRESETS
-    from mnist_core.job import batches
+    from mnist_core.engine import batches
     from mnist_core.predict import CropPredictor
     from mnist_core.settings import TrainSettings
     from mnist_core.training_models import get_pool, new_training_model

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from mnist_core.live_state import FINAL
 from mnist_core.race import (
     COLUMNS,
     EVAL_EVERY,
-    FINAL,
     MAX_CONTESTANTS,
     RACE_MEMORY_BUDGET_BYTES,
     Race,
@@ -55,6 +55,9 @@ def _table() -> list[dict]:
         "optimizer": st.column_config.SelectboxColumn("optimizer", options=list(OPTIMIZERS), required=True),
         "batch_size": st.column_config.NumberColumn("batch size", step=1),
         "weight_decay": st.column_config.NumberColumn("weight decay", format="%g"),
+        "averaging": st.column_config.NumberColumn(
+            "averaging", format="%g", help="Weight average (EMA) momentum, written back after each chunk; blank: off"
+        ),
         **{k: st.column_config.NumberColumn(k.replace("_", " "), format="%g") for k in COLUMNS[2:8]},
     }
     frame = pd.DataFrame(st.session_state[ROWS], columns=list(COLUMNS))
@@ -101,7 +104,7 @@ def _controls(contestants, budget: int, every: int, refused: bool) -> str | None
     """Start, Pause/Resume and Stop; returns the race status they were drawn for."""
     race = st.session_state.get(RACE)
     alive = bool(race and race.alive)
-    status = race.state.snapshot().status if race else None
+    status = race.view().status if race else None
     start, pause, stop = st.columns(3)
     blocked = alive or not contestants or refused or data is None
     if start.button("Start race", type="primary", disabled=blocked, width="stretch"):
@@ -125,7 +128,7 @@ def _controls(contestants, budget: int, every: int, refused: bool) -> str | None
 
 
 def _charts(race: Race) -> None:
-    snap = race.state.snapshot()
+    snap = race.view()
     if snap.status == "queued":
         show_queued(
             snap.queue_position,
@@ -172,7 +175,7 @@ def _results(race: Race) -> None:
 def _race_view(race: Race, controlled: str | None) -> None:
     session_owner()  # re-arms the release hook after a reconnection
     st.radio("Horizontal axis", ["examples seen", "training seconds"], horizontal=True, key="race_x")
-    running = race.state.snapshot().status not in FINAL
+    running = race.view().status not in FINAL
     queued = controlled == "queued"
 
     @st.fragment(run_every=1.0 if running else None)
@@ -182,7 +185,7 @@ def _race_view(race: Race, controlled: str | None) -> None:
         live = st.session_state.get(RACE)
         if live is None:
             return
-        status = live.state.snapshot().status
+        status = live.view().status
         if running and status in FINAL:
             st.rerun()  # the race ended: redraw the page once, with the results
         if queued and status != "queued":

@@ -38,7 +38,7 @@ def _sgd(name, learning_rate, batch_size=50):
 def _run(race):
     race.start()
     assert race.join(timeout=240)
-    return race.state.snapshot()
+    return race.view()
 
 
 # --- validation ---
@@ -255,13 +255,13 @@ def test_pause_resume_stop(tiny):
     race.pause()
     seen = _settled(race)
     time.sleep(1.0)
-    assert race.state.snapshot().status == "paused" and [r.examples for r in race.runners] == seen
+    assert race.view().status == "paused" and [r.examples for r in race.runners] == seen
     race.resume()
     wait_until(lambda: sum(r.examples for r in race.runners) > sum(seen) + 200)
-    assert race.state.snapshot().status == "running"
+    assert race.view().status == "running"
     race.stop()
     assert race.join(timeout=60)
-    snap = race.state.snapshot()
+    snap = race.view()
     assert snap.status == "stopped" and set(snap.statuses.values()) == {"stopped"}
     assert all(r.status == "stopped" and r.validation_accuracy is not None for r in race.results())
     assert "Stopped before the end of the budget: a, b." in summary_text(race.results())
@@ -299,3 +299,24 @@ def test_summary_names_who_reached_98_first():
     )
     assert text.startswith("y reached 98% validation accuracy first, after 15,000 examples; 1 other got there too.")
     assert "Best final test accuracy: y, 98.50%" in text and "Lowest: z, 90.00%" in text
+
+
+def test_contestants_are_runs_of_the_engine_with_pooled_models_and_their_own_averaging(tiny):
+    from dataclasses import replace
+
+    from mnist_core.training_models import ModelPool
+
+    rows = contestant_rows([_adam("plain"), replace(_adam("averaged"), averaging=0.9)])
+    contestants, errors = validate_contestants(rows)
+    assert not errors and [c.averaging for c in contestants] == [0.0, 0.9]
+    rows[1]["averaging"] = 1.5
+    assert "Weight averaging" in validate_contestants(rows)[1][1]
+    pool = ModelPool(4)
+    race = Race(contestants, tiny, budget_examples=300, eval_every_examples=300, pool=pool)
+    snap = _run(race)
+    assert snap.status == "finished", snap.message
+    assert [r.model.optimizer.use_ema for r in race.runners] == [False, True]
+    assert len(pool) == 2  # both compiled models went back to the pool
+    again = Race([_adam("next")], tiny, budget_examples=100, pool=pool)
+    again.prepare()
+    assert again.runners[0].model is race.runners[0].model  # the kept model of the same optimizer, reset
