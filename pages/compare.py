@@ -5,20 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mnist_core.live_state import FINAL
-from mnist_core.race import (
+from mnist_core.contestants import (
     COLUMNS,
-    EVAL_EVERY,
     MAX_CONTESTANTS,
     RACE_MEMORY_BUDGET_BYTES,
-    Race,
     check_race,
     contestant_rows,
     default_contestants,
-    summary_text,
     validate_contestants,
 )
+from mnist_core.live_state import FINAL
+from mnist_core.race import EVAL_EVERY, Race
 from mnist_core.race_charts import METRICS, race_frame, race_spec
+from mnist_core.race_results import summary_text
 from mnist_core.settings import OPTIMIZERS, TrainSettings, shown
 from mnist_core.slots import get_slots
 from ui.entry import through_entrypoint

@@ -222,7 +222,7 @@ def test_compare_page_renders_the_default_line_up():
 
 
 def test_an_invalid_row_is_flagged_and_a_short_race_finishes_with_results():
-    from mnist_core.race import COLUMNS
+    from mnist_core.contestants import COLUMNS
 
     at = _compare_page()
     rows = [

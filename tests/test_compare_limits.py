@@ -2,8 +2,8 @@
 
 import pytest
 
-from mnist_core import race as race_module
-from mnist_core.race import Contestant, contestant_rows
+from mnist_core import contestants as contestants_module
+from mnist_core.contestants import Contestant, contestant_rows
 from mnist_core.settings import default_optimizer
 from tests.test_app import _button, _compare_page, _navigation_pages_only  # noqa: F401 - an autouse fixture
 
@@ -22,7 +22,7 @@ def test_the_compare_page_states_its_limits_and_refuses_rows_and_races_beyond_th
     [refusal] = [e.value for e in at.error]  # one message for the 28 rows beyond the limit, not 28
     assert refusal.startswith("Rows 12 to 39 will not race: a race takes at most 12 contestants")
     assert not _button(at, "Start race").disabled and _button(at, "Duplicate row").disabled  # the first 12 may race
-    monkeypatch.setattr(race_module, "RACE_MEMORY_BUDGET_BYTES", 50 * 2**20)
+    monkeypatch.setattr(contestants_module, "RACE_MEMORY_BUDGET_BYTES", 50 * 2**20)
     at.run()
     assert any("The race cannot start" in e.value and "limit on this server is 50 MB" in e.value for e in at.error)
     assert _button(at, "Start race").disabled

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mnist_core.contestants import Contestant
 from mnist_core.job import TrainingJob
-from mnist_core.race import Contestant, Race
+from mnist_core.race import Race
 from mnist_core.settings import TrainSettings, default_optimizer
 from mnist_core.slots import JobSlots, get_slots
 from mnist_core.training_models import ModelPool

@@ -8,18 +8,18 @@ import pytest
 
 from mnist_core.architecture import PRESETS
 from mnist_core.budget import STEP_MEMORY_BUDGET_BYTES, model_memory_bytes, step_memory_bytes
-from mnist_core.race import (
+from mnist_core.contestants import (
     MAX_CONTESTANTS,
     RACE_MEMORY_BUDGET_BYTES,
     Contestant,
-    Race,
     check_race,
     contestant_rows,
     default_contestants,
     race_memory_bytes,
-    summary_text,
     validate_contestants,
 )
+from mnist_core.race import Race
+from mnist_core.race_results import summary_text
 from mnist_core.settings import OptimizerSettings, default_optimizer
 from tests.conftest import wait_until
 
@@ -290,7 +290,7 @@ def test_results_and_summary_carry_the_numbers(tiny):
 
 def test_summary_names_who_reached_98_first():
     def result(name, to_97, to_98, test):
-        from mnist_core.race import ContestantResult
+        from mnist_core.race_results import ContestantResult
 
         return ContestantResult(name, "Adam", 0.001, 128, 0.1, 0.98, test, to_97, to_98, 10.0, "finished", None)
 

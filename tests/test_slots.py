@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from mnist_core.contestants import Contestant
 from mnist_core.job import TrainingJob
-from mnist_core.race import Contestant, Race
+from mnist_core.race import Race
 from mnist_core.settings import OptimizerSettings, TrainSettings, default_optimizer
 from mnist_core.slots import ENV_VAR, MAX_JOBS_PER_CPU, JobSlots, default_limit, get_slots, limit_from_env
 from mnist_core.threads import (

@@ -28,7 +28,7 @@ from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
 from mnist_core.architecture import PRESETS
-from mnist_core.race import COLUMNS, MAX_CONTESTANTS, Contestant, check_race, validate_contestants
+from mnist_core.contestants import COLUMNS, MAX_CONTESTANTS, Contestant, check_race, validate_contestants
 from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, validate_settings
 from ui.query_settings import PARAMS, link_params, read_link, widget_state
 
