@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -89,3 +90,13 @@ def serve_on_loopback(monkeypatch, tmp_path, body: bytes):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setattr(download, "MNIST_URL", f"http://127.0.0.1:{server.server_port}/mnist.npz")
     return Handler
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Join the threads that may be inside TensorFlow: one still running there when Python exits aborts the process.
+
+    An AppTest of a page starts the server's warm-up (import, one short run) and the run can outlast the test.
+    """
+    for thread in threading.enumerate():
+        if thread.name == "tensorflow-import" or thread.name.startswith("mnist-live-"):
+            thread.join(timeout=120)
