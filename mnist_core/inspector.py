@@ -34,10 +34,6 @@ class LayerActivation:
     minimum: float
     maximum: float
 
-    @property
-    def is_map(self) -> bool:
-        return self.values.ndim == 3
-
 
 @dataclass(frozen=True, eq=False)
 class Saliency:

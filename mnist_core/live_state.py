@@ -133,8 +133,6 @@ class LiveState:
         self._control = _Control()
         self._weights: list | None = None
         self._started = time.monotonic()
-        self._paused_at: float | None = None
-        self._paused_total = 0.0
 
     # --- control, written by the page, read by the job ---
     def request_pause(self) -> None:
@@ -142,15 +140,12 @@ class LiveState:
             # A queued job has nothing to pause yet, and a paused one would hold its slot once granted.
             if not self._snap.final and not self._control.stop and self._snap.status != "queued":
                 self._control.paused = True
-                self._paused_at = self._paused_at or time.monotonic()
                 self._snap = replace(self._snap, status="paused")
 
     def request_resume(self) -> None:
         with self._lock:
             if self._control.paused and not self._snap.final:
                 self._control.paused = False
-                self._paused_total += time.monotonic() - (self._paused_at or time.monotonic())
-                self._paused_at = None
                 self._snap = replace(self._snap, status="running")
                 self._wake.notify_all()
 
@@ -235,11 +230,6 @@ class LiveState:
     def weights(self) -> tuple[int, list | None]:
         with self._lock:
             return self._snap.weights_version, self._weights
-
-    def paused_seconds(self) -> float:
-        with self._lock:
-            running_pause = time.monotonic() - self._paused_at if self._paused_at else 0.0
-            return self._paused_total + running_pause
 
     def snapshot(self) -> Snapshot:
         with self._lock:
