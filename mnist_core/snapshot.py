@@ -5,6 +5,10 @@ A snapshot (`*.mnistlive.zip`) holds exactly two members:
   the TrainSettings as a dict and the metrics (epoch records, at most MAX_PROGRESS_POINTS progress points,
   examples seen, training seconds);
 - `model.keras`: the network in Keras's native format, as made by build_model for those layers.
+
+What loading checks costs little whatever the file: zip entries are counted from the end record before zipfile
+reads a directory, JSON depth from the text before it is parsed, HDF5 entries against what the manifest's network
+can have before they are listed.
 """
 
 from __future__ import annotations
@@ -60,6 +64,13 @@ _EXPANSION_FLOOR = 2**20
 # Uncompressed size caps, checked on the declared sizes before anything is read.
 _SNAPSHOT_MEMBERS = {MANIFEST: 4 * 2**20, MODEL: 48 * 2**20}
 _KERAS_MEMBERS = {"config.json": 2**20, "metadata.json": 2**16, "model.weights.h5": 40 * 2**20}
+# Entries a zip's end record may list, and bytes per entry in its central directory, checked before zipfile reads
+# the directory (it reads all of it, 46 bytes and a ZipInfo per entry): twice the members allowed, so a few
+# unexpected ones are still read and named.
+_ENTRIES_PER_MEMBER = 2
+_DIRECTORY_BYTES_PER_ENTRY = 1024
+MAX_JSON_DEPTH = 32  # lists and objects inside each other; Keras's config.json has 10, the manifest 4
+CREATED_YEARS = (2000, 2100)  # a saving time outside these is not a real one, and near years 1 and 9999 it overflows
 _MAX_INT_DIGITS = 20
 _MAX_METRIC = 1e15
 _MAX_TEXT = 200
@@ -245,6 +256,7 @@ def _read_members(
 ) -> dict[str, bytes]:
     """Check every member's name and declared sizes, then read the members named in `read` (capped)."""
     try:
+        _check_directory(data, label, limits)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
             _check_infos(infos, label, limits)
@@ -253,6 +265,23 @@ def _read_members(
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError, RuntimeError, OSError):
         raise SnapshotError(f"{label} is not {what}: it is not a zip file, or it is damaged or cut short.") from None
+
+
+def _check_directory(data: bytes, label: str, limits: dict[str, int]) -> None:
+    """From the zip's end record alone: no more entries, and no larger central directory, than `limits` allow."""
+    # zipfile's own (private) reader of the end record, zip64 included: the numbers checked are the ones it then uses.
+    end = zipfile._EndRecData(io.BytesIO(data))
+    if not end:
+        raise zipfile.BadZipFile("no end of central directory record")
+    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    most = _ENTRIES_PER_MEMBER * len(limits)
+    if entries > most:
+        raise SnapshotError(f"{label} lists {entries:,} files; it may hold only {', '.join(limits)}.")
+    if size > most * _DIRECTORY_BYTES_PER_ENTRY:
+        raise SnapshotError(
+            f"{label}'s list of files (its zip central directory) takes {size:,} bytes; one of {', '.join(limits)} "
+            f"takes at most {most * _DIRECTORY_BYTES_PER_ENTRY:,}."
+        )
 
 
 def _check_infos(infos: list[zipfile.ZipInfo], label: str, limits: dict[str, int]) -> None:
@@ -308,6 +337,8 @@ def _unsafe(name: str) -> bool:
 def _parse_json(raw: bytes, label: str) -> Any:
     try:
         text = raw.decode("utf-8")
+        if (depth := _json_depth(text)) > MAX_JSON_DEPTH:
+            raise _JsonValueError(f"lists and objects are nested {depth:,} deep, more than {MAX_JSON_DEPTH} allowed.")
         return json.loads(
             text,
             parse_constant=_no_constant,
@@ -325,6 +356,18 @@ def _parse_json(raw: bytes, label: str) -> Any:
 
 class _JsonValueError(ValueError):
     pass
+
+
+# A JSON string, or an unterminated one up to the end: it never fails to match, so re.sub stays linear.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\[\s\S]?[^"\\]*)*(?:"|\Z)')
+_OPENING, _CLOSING = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
+def _json_depth(text: str) -> int:
+    """How deep lists and objects nest in JSON text, found without parsing it (brackets in strings skipped)."""
+    codes = np.frombuffer(_JSON_STRING.sub("", text).encode(), np.uint8)
+    steps = np.isin(codes, _OPENING).astype(np.int32) - np.isin(codes, _CLOSING)
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def _no_constant(name: str) -> Any:
@@ -463,6 +506,11 @@ def _created(manifest: dict[str, Any]) -> datetime:
         created = datetime.fromisoformat(text)
     except ValueError:
         raise SnapshotError(f"{MANIFEST}: created is not a date and time.") from None
+    first, last = CREATED_YEARS
+    if not first <= created.year <= last:  # checked before any time-zone arithmetic, which could overflow
+        raise SnapshotError(
+            f"{MANIFEST}: created is {_shown(text)}; a snapshot's date lies in the years {first}-{last}."
+        )
     return created if created.tzinfo else created.replace(tzinfo=UTC)
 
 
@@ -570,18 +618,52 @@ _SHAPE_KEYS = (
 
 
 def _check_config(config: Any, reference: keras.Model) -> None:
-    """Before Keras builds anything: same layer classes and sizes as `reference`, and only known objects."""
+    """Before Keras builds anything: same layer classes, sizes and settings as `reference`, only known objects."""
     expected = json.loads(json.dumps(keras.saving.serialize_keras_object(reference), default=_plain))
     known = {d["class_name"] for d in _objects(expected)}
+    # Keras looks a registered name up before the class name: each class only with the names it has in this app.
+    registered: dict[str, set[str | None]] = {}
+    for d in _objects(expected):
+        registered.setdefault(d["class_name"], set()).add(d.get("registered_name"))
     own_module = RandomCrop2D.__module__
     for found in _objects(config):
-        name, module = found.get("class_name"), found.get("module")
+        name, module = _config_text(found, "class_name"), _config_text(found, "module")
         if name not in known:
             raise SnapshotError(f"{MODEL} uses {_shown(name)}, which an MNIST Live network never contains; refused.")
-        if module is not None and not (module == "keras" or str(module).startswith("keras.") or module == own_module):
+        if module is not None and not (module == "keras" or module.startswith("keras.") or module == own_module):
             raise SnapshotError(f"{MODEL} refers to code in {_shown(module)}; refused.")
-    if _signature(config) != _signature(expected):
+        if (registered_name := _config_text(found, "registered_name")) not in registered[name]:
+            shown = "(none)" if registered_name is None else _shown(registered_name)
+            raise SnapshotError(f"{MODEL}: its {name} has the registered name {shown}, which this app never saves.")
+    layer_classes = {d["class_name"] for d in _objects(expected) if _is_layer(d)}
+    layers, wanted = _layers_in(config, layer_classes), _layers_in(expected, layer_classes)
+    if [_signature(d) for d in layers] != [_signature(d) for d in wanted]:
         raise SnapshotError(f"{MODEL} does not match the layers in {MANIFEST}: the two describe different networks.")
+    for found, want in zip(layers, wanted):
+        # Settings no network of this app has (such as lora_rank) could make Keras allocate what it likes.
+        extra = sorted(set(found["config"]) - set(want["config"]))
+        if extra:
+            raise SnapshotError(
+                f"{MODEL}: its {found['class_name']} layer has a setting {_shown(extra[0])}, which an MNIST Live "
+                "network never has; refused."
+            )
+
+
+def _config_text(found: dict[str, Any], key: str) -> str | None:
+    value = found.get(key)
+    if value is not None and not isinstance(value, str):
+        raise SnapshotError(f"{MODEL}: config.json has a {key} that is {_kind(value)}; it must be text.")
+    return value
+
+
+def _is_layer(found: dict[str, Any]) -> bool:
+    inner = found.get("config")
+    return isinstance(inner, dict) and ("trainable" in inner or "batch_shape" in inner)  # layers and models
+
+
+def _layers_in(config: Any, layer_classes: set[str]) -> list[dict[str, Any]]:
+    """The serialised objects of a layer class, whatever their config holds (a bad config fails their signature)."""
+    return [d for d in _objects(config) if d["class_name"] in layer_classes]
 
 
 def _objects(config: Any) -> Iterator[dict[str, Any]]:
@@ -597,55 +679,101 @@ def _objects(config: Any) -> Iterator[dict[str, Any]]:
             stack.extend(reversed(item))
 
 
-def _signature(config: Any) -> list[tuple]:
-    signature = []
-    for found in _objects(config):
-        inner = found.get("config")
-        if isinstance(inner, dict) and ("trainable" in inner or "batch_shape" in inner):  # layers and models
-            sizes = tuple((key, _frozen(inner[key])) for key in _SHAPE_KEYS if key in inner)
-            signature.append((found.get("class_name"), sizes, _frozen(found.get("build_config"))))
-    return signature
+def _signature(found: dict[str, Any]) -> tuple:
+    inner = found.get("config")
+    if not isinstance(inner, dict):
+        return (found["class_name"], None)
+    sizes = tuple((key, _frozen(inner[key])) for key in _SHAPE_KEYS if key in inner)
+    return found["class_name"], sizes, _frozen(found.get("build_config"))
 
 
 def _frozen(value: Any) -> Any:
+    """A comparable copy; types kept, so true is not 1 (recursive: only for JSON whose depth was checked)."""
     if isinstance(value, (list, tuple)):
         return tuple(_frozen(v) for v in value)
     if isinstance(value, dict):
         return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
-    return value
+    return type(value).__name__, value
 
 
 def _check_h5(weights_h5: bytes, reference: keras.Model) -> None:
-    """No links, external or virtual data, and no more declared data than the reference network's weights."""
+    """No links, external, virtual or chunked data, no more objects or declared data than the network needs."""
     allowed = 8 * reference.count_params() + 2**20  # float64 at most, plus small state such as seed generators
-    declared = 0
-    problems: list[str] = []
-
-    def visit(name: str, link: Any) -> None:
-        nonlocal declared
-        if not isinstance(link, h5py.HardLink):
-            problems.append(f"a {type(link).__name__} ({_shown(name)})")
-            return
-        item = file[name]
-        if isinstance(item, h5py.Dataset):
-            if item.external or item.is_virtual:
-                problems.append(f"data stored outside the file ({_shown(name)})")
-            elif item.dtype.kind not in "fiub":
-                problems.append(f"non-numeric data ({_shown(name)})")
-            else:
-                declared += math.prod(item.shape) * item.dtype.itemsize
-
     try:
         with h5py.File(io.BytesIO(weights_h5), "r") as file:
-            file.visititems_links(visit)
+            declared = _walk_h5(file, _h5_object_budget(reference))
+    except SnapshotError:
+        raise
     except Exception:  # noqa: BLE001 - h5py raises many kinds of errors on a damaged file
         raise SnapshotError(f"{MODEL}: its weights file is damaged or not an HDF5 file.") from None
-    if problems:
-        raise SnapshotError(f"{MODEL}: its weights file holds {problems[0]}; refused.")
     if declared > allowed:
         raise SnapshotError(
             f"{MODEL}: its weights file declares {_mb(declared)} of data, more than the network in {MANIFEST} needs."
         )
+
+
+def _h5_object_budget(reference: keras.Model) -> int:
+    """Groups, datasets and attributes a weights file of `reference` may hold, with room to spare.
+
+    Keras writes two groups and one attribute per layer and a dataset per variable; the serialised objects
+    (layers, initializers, dtype policies) outnumber the layers.
+    """
+    objects = sum(1 for _ in _objects(keras.saving.serialize_keras_object(reference)))
+    return 4 * (objects + len(reference.variables)) + 64
+
+
+def _walk_h5(file: h5py.File, budget: int) -> int:
+    """The data bytes the file declares, reading no more than `budget` entries (links and attributes) in all."""
+    declared, left = 0, budget - len(file.attrs)  # attribute counts sit in object headers: free to read
+    stack: list[h5py.Group] = [file]
+    while stack:
+        group = stack.pop()
+        names = _first_links(group, max(left + 1, 0))  # one more than allowed shows that there are too many
+        left -= len(names)
+        if left < 0:
+            break
+        for name in names:
+            where = _shown(f"{group.name.rstrip('/')}/{name.decode(errors='replace')}")
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise SnapshotError(f"{MODEL}: its weights file holds a {type(link).__name__} ({where}); refused.")
+            item = group[name]
+            left -= len(item.attrs)
+            if isinstance(item, h5py.Group):
+                stack.append(item)
+            elif isinstance(item, h5py.Dataset):
+                declared += _dataset_bytes(item, where)
+            else:
+                raise SnapshotError(f"{MODEL}: its weights file holds a {type(item).__name__} ({where}); refused.")
+    if left < 0:
+        raise SnapshotError(
+            f"{MODEL}: its weights file holds more than {budget:,} objects, more than the network in {MANIFEST} "
+            "can have; refused."
+        )
+    return declared
+
+
+def _first_links(group: h5py.Group, most: int) -> list[bytes]:
+    """The names of at most `most` links of `group`: HDF5 stops iterating there (len(group) may count them all)."""
+    names: list[bytes] = []
+
+    def take(name: bytes) -> bool | None:
+        names.append(name)
+        return True if len(names) >= most else None  # anything but None stops the iteration
+
+    if most > 0:
+        group.id.links.iterate(take)
+    return names
+
+
+def _dataset_bytes(item: h5py.Dataset, where: str) -> int:
+    if item.external or item.is_virtual:
+        raise SnapshotError(f"{MODEL}: its weights file holds data stored outside the file ({where}).")
+    if item.chunks is not None:  # Keras never writes chunked (or compressed) data; its chunk count is unbounded
+        raise SnapshotError(f"{MODEL}: its weights file holds chunked or compressed data ({where}).")
+    if item.dtype.kind not in "fiub":
+        raise SnapshotError(f"{MODEL}: its weights file holds non-numeric data ({where}); refused.")
+    return math.prod(item.shape or ()) * item.dtype.itemsize
 
 
 def _check_io(model: keras.Model) -> None:

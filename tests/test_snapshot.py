@@ -275,7 +275,7 @@ def test_missing_model(good):
         (b"this is not json", "not valid JSON"),
         (b"\xff\xfe\x00", "not UTF-8"),
         (b"[1, 2]", "must hold a JSON object"),
-        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested 100,000 deep"),  # refused before json.loads recurses
         (b'{"format": "mnist-live-snapshot", "format": 1}', "appears twice"),
     ],
 )
@@ -459,3 +459,111 @@ def test_non_finite_weights_are_refused():
     weights[0][0, 0, 0, 0] = np.nan
     model.set_weights(weights)
     _refused(save_snapshot(model, CONVNETJS, TrainSettings(), None), "not finite")
+
+
+# --- issue 15: values outside Python's ranges, configs of the wrong shape, cost of the checks ---
+
+
+@pytest.mark.parametrize(
+    "created",
+    ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "1999-12-31T23:59:59+00:00", "2101-01-01T00:00:00"],
+)
+def test_dates_outside_a_sane_range_are_refused(good, created):
+    _refused(_edit_manifest(good, lambda m: m.update(created=created)), "created", "2000", "2100")
+
+
+def _nested(depth: int, kind: str = "list"):
+    value = 0
+    for _ in range(depth):
+        value = [value] if kind == "list" else {"a": value}
+    return value
+
+
+def _config_edit(good: bytes, edit) -> bytes:
+    def apply(text: str) -> str:
+        config = json.loads(text)
+        edit(config)
+        return json.dumps(config)
+
+    return _edited_config(good, apply)
+
+
+@pytest.mark.parametrize("kind", ["list", "object"])
+def test_json_nested_too_deep_is_refused_before_it_is_walked(good, kind):
+    deep = _config_edit(good, lambda c: c.update(build_config=_nested(500, kind)))
+    _refused(deep, "config.json", "nested 50", "deep")
+    deep_manifest = _edit_manifest(good, lambda m: m["metrics"].update(notes=_nested(500, kind)))
+    _refused(deep_manifest, "manifest.json", "nested 50", "deep")
+
+
+@pytest.mark.parametrize(("key", "value"), [("class_name", ["Dense"]), ("class_name", {"a": 1}), ("module", [1])])
+def test_config_fields_of_the_wrong_type_are_refused(good, key, value):
+    _refused(_config_edit(good, lambda c: c.update({key: value})), "config.json", key, "must be text")
+
+
+def test_a_weights_file_with_more_objects_than_its_network_is_refused_before_the_walk(good, monkeypatch):
+    from tools.fuzz_snapshot import many_datasets_snapshot
+
+    read, first_links = [], snapshot._first_links
+
+    def counted(group, most):
+        names = first_links(group, most)
+        read.extend(names)
+        return names
+
+    monkeypatch.setattr(snapshot, "_first_links", counted)
+    _refused(many_datasets_snapshot(3000, good), "weights file holds more than", "objects")
+    assert 0 < len(read) < 300  # HDF5 stopped listing the 3,000 names at the network's budget
+
+
+def _traced_peak(call) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_a_zip_listing_more_entries_than_a_snapshot_holds_is_refused_before_its_directory_is_read(good):
+    from tools.fuzz_snapshot import many_entries_zip
+
+    listed = many_entries_zip(1_000_000)  # 45 MB, under the 50 MB cap
+    peak = _traced_peak(lambda: _refused(listed, "lists 1,000,000 files", "manifest.json, model.keras"))
+    assert peak < 2**20  # zipfile's own parse of it takes +361 MB
+    lying = many_entries_zip(1_000_000, declared=2)  # the entry count says 2; zipfile reads the directory's size
+    peak = _traced_peak(lambda: _refused(lying, "central directory", "bytes"))
+    assert peak < 2**20
+    inner = _zip(_members(good) | {"model.keras": many_entries_zip(100_000)}, zipfile.ZIP_STORED)  # no zip bomb
+    _refused(inner, "model.keras lists 100,000 files")
+
+
+def _dense_config(config: dict) -> dict:
+    return next(d for d in snapshot._objects(config) if d["class_name"] == "Dense")
+
+
+def test_config_settings_or_names_no_network_of_the_app_has_are_refused(good):
+    # lora_rank makes Keras add (inputs x rank) and (rank x units) kernels while it builds, before shapes are compared.
+    lora = _config_edit(good, lambda c: _dense_config(c)["config"].update(lora_rank=10_000))
+    _refused(lora, "Dense layer has a setting 'lora_rank'")
+    # Keras picks a registered class by registered_name before class_name.
+    renamed = _config_edit(good, lambda c: _dense_config(c).update(registered_name="mnist_live>RandomCrop2D"))
+    _refused(renamed, "its Dense has the registered name 'mnist_live?RandomCrop2D'")  # shown without Markdown
+    _refused(_config_edit(good, lambda c: _dense_config(c).update(registered_name=[1])), "registered_name", "text")
+    _refused(_config_edit(good, lambda c: c.pop("registered_name")), "its Functional has the registered name (none)")
+
+
+def test_chunked_or_compressed_weights_are_refused(good):
+    # Keras never writes them; a chunked dataset's chunk count, and so the cost of reading it, is unbounded.
+    inner = _members(_members(good)["model.keras"])
+    buffer = io.BytesIO(inner["model.weights.h5"])
+    with h5py.File(buffer, "r+") as file:
+        name = "layers/sequential/layers/dense/vars/0"
+        kernel = file[name][()]
+        del file[name]
+        file.create_dataset(name, data=kernel, chunks=(1, 1), compression="gzip")
+    inner["model.weights.h5"] = buffer.getvalue()
+    _refused(_replace(good, model=_zip(inner, zipfile.ZIP_STORED)), "chunked or compressed data", "dense/vars/0")

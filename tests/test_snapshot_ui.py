@@ -228,3 +228,41 @@ def test_a_good_upload_asks_before_replacing_a_running_job(pretrained_file):
     assert job.state.snapshot().status == "stopped"
     at.switch_page("pages/inside.py").run()
     assert any("Loaded snapshot:" in m.value for m in at.markdown)
+
+
+def _with_manifest(data: bytes, edit) -> bytes:
+    import json
+
+    from tools.fuzz_snapshot import members, zipped
+
+    files = members(data)
+    manifest = json.loads(files["manifest.json"])
+    edit(manifest)
+    files["manifest.json"] = json.dumps(manifest).encode()
+    return zipped(files)
+
+
+def test_hostile_values_are_explained_and_only_our_bugs_are_unexpected_errors(monkeypatch, caplog):
+    from tools.fuzz_snapshot import tiny_snapshot
+
+    at = _app()
+    bad = [
+        ("late.mnistlive.zip", lambda m: m.update(created="9999-12-31T23:59:59-14:00"), "created is"),
+        ("early.mnistlive.zip", lambda m: m.update(created="0001-01-01T00:00:00+14:00"), "years 2000-2100"),
+        ("layers.mnistlive.zip", lambda m: m["layers"][2].update(size=0), "network is invalid: row 3"),
+    ]
+    for name, edit, fragment in bad:
+        _upload(at, name, _with_manifest(tiny_snapshot(), edit))
+        errors = [e.value for e in at.sidebar.error]
+        assert any(name in e and fragment in e for e in errors), errors
+        assert not any("unexpected error" in e for e in errors), errors
+
+    def broken(data: bytes):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(snapshot, "load_snapshot", broken)
+    with caplog.at_level("ERROR", logger="ui.snapshots"):
+        _upload(at, "fine.mnistlive.zip", tiny_snapshot())
+    assert any("fine.mnistlive.zip" in e.value and "an unexpected error" in e.value for e in at.sidebar.error)
+    logged = [r for r in caplog.records if r.name == "ui.snapshots"]
+    assert logged and logged[0].exc_info and "a bug of ours" in str(logged[0].exc_info[1])
