@@ -24,12 +24,18 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """One numeric setting: its range, and how the sidebar and a shared link show it."""
+
     label: str
     low: float
     high: float
     low_open: bool = False
     high_open: bool = False
     integer: bool = False
+    url: str = ""  # its query-string parameter (ui.query_settings)
+    help: str = ""  # the sidebar's tooltip
+    short: str = ""  # the sidebar's label when shorter than `label`
+    step: int = 1  # the sidebar's +/- step for whole numbers
 
     def describe(self) -> str:
         left = "(" if self.low_open else "["
@@ -37,19 +43,58 @@ class FieldSpec:
         return f"{left}{self.low:g}, {self.high:g}{right}"
 
 
+_NEXT_BATCH = "Changes apply to a running job from the next batch."
 FIELDS: dict[str, FieldSpec] = {
-    "learning_rate": FieldSpec("Learning rate", 0.0, 100.0, low_open=True),
-    "momentum": FieldSpec("Momentum", 0.0, 1.0, high_open=True),
-    "rho": FieldSpec("Rho", 0.0, 1.0, low_open=True, high_open=True),
-    "epsilon": FieldSpec("Epsilon", 0.0, 1.0, low_open=True),
-    "beta_1": FieldSpec("Beta 1", 0.0, 1.0, high_open=True),
-    "beta_2": FieldSpec("Beta 2", 0.0, 1.0, low_open=True, high_open=True),
-    "batch_size": FieldSpec("Batch size", 1, 4096, integer=True),
-    "weight_decay": FieldSpec("L2 weight decay", 0.0, 1.0),
-    "epochs": FieldSpec("Epochs", 1, 200, integer=True),
-    "crops": FieldSpec("Crops per prediction", 1, 32, integer=True),
-    "seed": FieldSpec("Seed", 0, 2**31 - 1, integer=True),
-    "averaging": FieldSpec("Weight averaging (EMA)", 0.0, 1.0, high_open=True),
+    "learning_rate": FieldSpec("Learning rate", 0.0, 100.0, low_open=True, url="lr", help=f"Step size. {_NEXT_BATCH}"),
+    "momentum": FieldSpec("Momentum", 0.0, 1.0, high_open=True, url="momentum", help=_NEXT_BATCH),
+    "rho": FieldSpec("Rho", 0.0, 1.0, low_open=True, high_open=True, url="rho"),
+    "epsilon": FieldSpec("Epsilon", 0.0, 1.0, low_open=True, url="eps"),
+    "beta_1": FieldSpec("Beta 1", 0.0, 1.0, high_open=True, url="beta1"),
+    "beta_2": FieldSpec("Beta 2", 0.0, 1.0, low_open=True, high_open=True, url="beta2"),
+    "batch_size": FieldSpec(
+        "Batch size",
+        1,
+        4096,
+        integer=True,
+        url="batch",
+        step=16,
+        help="Examples per update. Changes apply to a running job from the next epoch.",
+    ),
+    "weight_decay": FieldSpec(
+        "L2 weight decay",
+        0.0,
+        1.0,
+        url="decay",
+        help="L2 penalty on conv and dense weights, ConvNetJS-style (added once per batch). "
+        "Changes apply from the next epoch.",
+    ),
+    "epochs": FieldSpec("Epochs", 1, 200, integer=True, url="epochs", help="Passes over the 55,000 training images."),
+    "crops": FieldSpec(
+        "Crops per prediction",
+        1,
+        32,
+        integer=True,
+        url="k",
+        short="Crops (k)",
+        help="Random 24x24 crops whose softmax is averaged per prediction.",
+    ),
+    "seed": FieldSpec(
+        "Seed",
+        0,
+        2**31 - 1,
+        integer=True,
+        url="seed",
+        help="Seeds the initial weights, data order and crops: the same seed gives the same run.",
+    ),
+    "averaging": FieldSpec(
+        "Weight averaging (EMA)",
+        0.0,
+        1.0,
+        high_open=True,
+        url="ema",
+        help="Momentum of a running average of the weights, written back after each epoch: it settles the "
+        "noise of a constant learning rate. 0 turns it off. Changing it needs Reset.",
+    ),
 }
 
 
@@ -69,6 +114,10 @@ OPTIMIZERS: dict[str, OptimizerKind] = {
     "rmsprop": OptimizerKind("RMSprop", {"learning_rate": 0.001, "rho": 0.9, "epsilon": 1e-7}),
     "adam": OptimizerKind("Adam", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
 }
+
+OPTIMIZER_FIELDS = tuple(dict.fromkeys(name for kind in OPTIMIZERS.values() for name in kind.fields))
+# The numeric settings of a run beside its optimizer's, in FIELDS order: each is a TrainSettings field.
+RUN_FIELDS = tuple(name for name in FIELDS if name not in OPTIMIZER_FIELDS)
 
 # Settings a running job takes on the fly (ConvNetJS's "change" fields); the rest need a reset.
 LIVE_PER_BATCH = ("learning_rate", "momentum")
@@ -179,7 +228,7 @@ def validate_settings(raw: Mapping[str, Any], presets: Mapping[str, Any]) -> Tra
         params[key] = _collect(errors, key, raw.get(key, default))
     values = {}
     defaults = TrainSettings()
-    for key in ("batch_size", "weight_decay", "epochs", "crops", "seed", "averaging"):
+    for key in RUN_FIELDS:
         values[key] = _collect(errors, key, raw.get(key, getattr(defaults, key)))
     preset = raw.get("preset", defaults.preset)
     if not isinstance(preset, str) or preset not in presets:

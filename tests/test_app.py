@@ -56,6 +56,21 @@ def test_train_page_renders_with_sidebar_defaults():
     assert not at.error
 
 
+def test_the_sidebar_is_drawn_from_the_settings_field_table():
+    from mnist_core.settings import FIELDS, OPTIMIZERS, RUN_FIELDS
+    from ui.query_settings import PARAMS
+
+    at = _app()
+    shown = {w.label: w for w in [*at.sidebar.text_input, *at.sidebar.number_input]}
+    for field in (*OPTIMIZERS["adadelta"].fields, *RUN_FIELDS):
+        spec = FIELDS[field]
+        widget = shown[spec.short or spec.label]
+        assert (widget.help or "") == spec.help, field
+        assert (widget in at.sidebar.number_input) == spec.integer, field
+    assert len(shown) == len(OPTIMIZERS["adadelta"].fields) + len(RUN_FIELDS)
+    assert set(PARAMS.values()) == {"optimizer", "preset", *FIELDS}  # every field has its link parameter
+
+
 def test_invalid_sidebar_input_shows_errors_and_blocks_training():
     at = _app()
     at.sidebar.text_input(key="adadelta.learning_rate").set_value("fast").run()

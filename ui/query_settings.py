@@ -33,28 +33,21 @@ from typing import Any
 import streamlit as st
 
 from mnist_core.architecture import PRESET_LABELS, PRESETS
-from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, default_optimizer, parse_field
+from mnist_core.settings import (
+    FIELDS,
+    OPTIMIZER_FIELDS,
+    OPTIMIZERS,
+    RUN_FIELDS,
+    SettingsError,
+    TrainSettings,
+    default_optimizer,
+    parse_field,
+)
 from ui.network import CUSTOM, PRESET_KEY
 
 # URL name -> settings field ("optimizer" and "preset" are names, the rest numbers in FIELDS).
-PARAMS: dict[str, str] = {
-    "opt": "optimizer",
-    "lr": "learning_rate",
-    "momentum": "momentum",
-    "rho": "rho",
-    "eps": "epsilon",
-    "beta1": "beta_1",
-    "beta2": "beta_2",
-    "batch": "batch_size",
-    "decay": "weight_decay",
-    "epochs": "epochs",
-    "k": "crops",
-    "seed": "seed",
-    "ema": "averaging",
-    "net": "preset",
-}
+PARAMS: dict[str, str] = {"opt": "optimizer", **{spec.url: name for name, spec in FIELDS.items()}, "net": "preset"}
 _NAME = {setting: name for name, setting in PARAMS.items()}
-_OPTIMIZER_FIELDS = {f for kind in OPTIMIZERS.values() for f in kind.fields}
 # No setting needs more characters than this; longer values are refused without being parsed or echoed whole.
 MAX_VALUE_CHARS = 40
 
@@ -91,7 +84,7 @@ def read_link(params: Mapping[str, str | list[str]]) -> Link:
     for name, setting in PARAMS.items():
         if name not in raw or setting in ("optimizer", "preset"):
             continue
-        if setting in _OPTIMIZER_FIELDS and setting not in own_fields:
+        if setting in OPTIMIZER_FIELDS and setting not in own_fields:
             refuse(name, f"{OPTIMIZERS[optimizer].label} has no {FIELDS[setting].label.lower()} setting.")
             continue
         try:
@@ -118,7 +111,7 @@ def widget_state(values: Mapping[str, Any]) -> dict[str, Any]:
             state["optimizer"] = value
         elif setting == "preset":
             state[PRESET_KEY] = value
-        elif setting in _OPTIMIZER_FIELDS:
+        elif setting in OPTIMIZER_FIELDS:
             state[f"{optimizer}.{setting}"] = _text(value)
         else:  # whole-number fields are number inputs, the rest text inputs
             state[setting] = int(value) if FIELDS[setting].integer else _text(value)
@@ -135,7 +128,7 @@ def link_params(settings: TrainSettings) -> dict[str, str]:
     for setting, value in optimizer.params.items():
         if value != OPTIMIZERS[optimizer.name].fields[setting]:
             params[_NAME[setting]] = _text(value)
-    for setting in ("batch_size", "weight_decay", "epochs", "crops", "seed", "averaging", "preset"):
+    for setting in (*RUN_FIELDS, "preset"):
         value = getattr(settings, setting)
         if value != getattr(defaults, setting):
             params[_NAME[setting]] = _text(value)

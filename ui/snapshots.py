@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from mnist_core.data import Mnist
-from mnist_core.settings import TrainSettings
+from mnist_core.settings import RUN_FIELDS, TrainSettings
 from ui.models import DRAWING
 from ui.network import CUSTOM, apply_network
 from ui.query_settings import widget_state
@@ -186,6 +186,6 @@ def _use_for_drawing(loaded: LoadedSnapshot) -> None:
 def _setting_values(settings: TrainSettings) -> dict[str, Any]:
     """`settings` as ui.query_settings.widget_state takes them: by settings field."""
     values = {"optimizer": settings.optimizer.name, **settings.optimizer.params, "preset": settings.preset}
-    for name in ("batch_size", "weight_decay", "epochs", "crops", "seed", "averaging"):
+    for name in RUN_FIELDS:
         values[name] = getattr(settings, name)
     return values
