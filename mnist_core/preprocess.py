@@ -26,7 +26,13 @@ BLANK_LEVEL = 0.1  # an ink map with no pixel above this is blank
 BOX_FRACTION = 0.1  # pixels above this fraction of the strongest ink define the bounding box
 MIN_BOX = 3  # a bounding box whose longer side is shorter than this (pixels) is a speck, not a digit
 MIN_INK = 0.0002  # total ink (sum of the ink map) as a fraction of the image's area
-TRANSPARENT_FRACTION = 0.01  # alpha carries the drawing once this share of pixels is mostly transparent
+TRANSPARENT_FRACTION = 0.01  # transparency matters once this share of pixels is mostly transparent
+SAME_LEVEL = 0.25  # brightness within this of a level counts as that level (paper shading, sensor noise)
+UNIFORM_SHARE = 0.98  # a row, column or ring of pixels is uniform when this share is at one level
+ONE_COLOUR = 0.99  # opaque pixels are all strokes of one colour when this share is at one level
+FRAME_CONTRAST = 0.3  # a frame's level differs from the background it encloses by more than this
+FRAME_BACKGROUND = 2 / 3  # the share of a frame's inside at its own background level (so a filled bar is no frame)
+MAX_FRAMES = 4  # frames within frames are peeled up to this depth
 MAX_BACKGROUND = 0.5  # cap on the background level removed, so a busy border cannot erase the digit
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
 
@@ -95,17 +101,23 @@ def plain_resize(image: np.ndarray) -> np.ndarray:
 def _ink_map(image: np.ndarray) -> tuple[np.ndarray, bool]:
     """Ink map and whether it was inverted.
 
-    Brightness is alpha when the background is transparent (the canvas: ink of any colour is opaque), else
-    BT.601 luminance. If the border is mostly bright the digit is dark on light, so it is inverted. Then the
-    background level (border median + 3 median absolute deviations) is subtracted so that paper shading in a
-    photo does not become ink; clean drawings have a zero border and are unchanged.
+    Brightness is alpha when the opaque pixels are strokes of one colour on a transparent background (the canvas),
+    else BT.601 luminance with transparent pixels shown as the background around them. Uniform frames or margins
+    whose level differs from the background they enclose are set aside (they become background). If the
+    remaining border is mostly bright the digit is dark on light, so it is inverted. Then the background level
+    (border median + 3 median absolute deviations) is subtracted so that paper shading in a photo does not
+    become ink; clean drawings have a zero border and are unchanged.
     """
     brightness = _brightness(_as_float(image))
-    border = _border(brightness)
+    inside = _inside_frames(brightness)
+    content = brightness[inside]
+    border = _border(content)
     inverted = bool(np.median(border) > 0.5)
     if inverted:
-        brightness, border = 1 - brightness, 1 - border
-    return _remove_background(brightness, border), inverted
+        content, border = 1 - content, 1 - border
+    grey = np.zeros_like(brightness)
+    grey[inside] = _remove_background(content, border)
+    return grey, inverted
 
 
 def _as_float(image: np.ndarray) -> np.ndarray:
@@ -115,21 +127,90 @@ def _as_float(image: np.ndarray) -> np.ndarray:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] > 4) or 0 in array.shape:
         raise ValueError(f"Expected an (H, W) or (H, W, channels) image, got shape {array.shape}.")
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"Expected an image of numbers (bool, integer or float), got values of type {array.dtype}.")
     if np.issubdtype(array.dtype, np.integer):
-        return array.astype(np.float32) / np.iinfo(array.dtype).max
-    return np.clip(array.astype(np.float32), 0, 1)
+        return np.clip(array.astype(np.float32) / np.iinfo(array.dtype).max, 0, 1)
+    values = array.astype(np.float32)
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:  # NaN has no brightness, and it would poison every maximum and median below
+        raise ValueError(f"The image has {bad:,} pixel value(s) that are NaN or infinite: expected numbers in [0, 1].")
+    return np.clip(values, 0, 1)
 
 
 def _brightness(values: np.ndarray) -> np.ndarray:
     if values.ndim == 2:
         return values
     channels = values.shape[2]
-    if channels in (2, 4):
-        alpha = values[..., -1]
-        if np.mean(alpha < 0.5) >= TRANSPARENT_FRACTION:
-            return alpha
     # min: the weights sum to 1 only up to float32 rounding
-    return np.minimum(values[..., :3] @ LUMA, 1) if channels >= 3 else values[..., 0]
+    colour = np.minimum(values[..., :3] @ LUMA, 1) if channels >= 3 else values[..., 0]
+    if channels in (1, 3):
+        return colour
+    alpha = values[..., -1]
+    transparent = alpha < 0.5
+    if np.mean(transparent) < TRANSPARENT_FRACTION:
+        return colour  # a few transparent pixels (or none): the colours as they are
+    backdrop = _backdrop(colour, transparent)
+    if backdrop is None:
+        return alpha  # one colour of ink on a transparent background: the drawing is its alpha
+    # Transparent margins show the background of the picture they surround.
+    return alpha * colour + (1 - alpha) * backdrop
+
+
+def _backdrop(colour: np.ndarray, transparent: np.ndarray) -> float | None:
+    """The level to show transparent pixels at, or None when alpha alone carries the drawing.
+
+    That level is the colour of the opaque pixels next to transparent ones (a picture's own background around its
+    edge, a digit's outline), if it is one level and not the only colour there is (strokes of one colour).
+    """
+    opaque = colour[~transparent]
+    if opaque.size == 0:
+        return None
+    edge = colour[ndimage.binary_dilation(transparent) & ~transparent]
+    level = float(np.median(edge))
+    if not _uniform(edge, level, UNIFORM_SHARE) or _uniform(opaque, level, ONE_COLOUR):
+        return None
+    return level
+
+
+def _uniform(values: np.ndarray, level: float, share: float) -> bool:
+    """Whether at least `share` of values are within SAME_LEVEL of level."""
+    return bool(np.mean(np.abs(values - level) <= SAME_LEVEL) >= share)
+
+
+def _inside_frames(brightness: np.ndarray) -> tuple[slice, slice]:
+    """The part of the image inside any uniform frames or margins whose level differs from what they enclose.
+
+    A white frame around a white digit on black, or a dark table around a sheet of paper, would otherwise be taken
+    for the background (its border) and everything inside it for ink. A frame's inside must have a uniform edge at
+    another level, be mostly at that level, and hold something else (the digit): so the bounding box of a solid
+    bar or a boxy stroke is not taken for a frame.
+    """
+    top, left = 0, 0
+    bottom, right = brightness.shape
+    for _ in range(MAX_FRAMES):
+        region = brightness[top:bottom, left:right]
+        level = float(np.median(_border(region)))
+        at_level = np.abs(region - level) <= SAME_LEVEL
+        rows = np.flatnonzero(at_level.mean(axis=1) < UNIFORM_SHARE)
+        cols = np.flatnonzero(at_level.mean(axis=0) < UNIFORM_SHARE)
+        if rows.size == 0 or cols.size == 0:
+            break  # all at one level: nothing inside
+        inner = (top + int(rows[0]), left + int(cols[0]), top + int(rows[-1]) + 1, left + int(cols[-1]) + 1)
+        if not _is_framed(brightness[inner[0] : inner[2], inner[1] : inner[3]], level):
+            break
+        top, left, bottom, right = inner
+    return slice(top, bottom), slice(left, right)
+
+
+def _is_framed(inside: np.ndarray, frame_level: float) -> bool:
+    """Whether `inside` is a background of its own (at a level other than the frame's) holding something else."""
+    edge = _border(inside)
+    level = float(np.median(edge))
+    if abs(level - frame_level) <= FRAME_CONTRAST or not _uniform(edge, level, UNIFORM_SHARE):
+        return False
+    offset = np.abs(inside - level)
+    return bool(np.mean(offset <= SAME_LEVEL) >= FRAME_BACKGROUND and (offset > 0.5).any())
 
 
 def _border(values: np.ndarray) -> np.ndarray:

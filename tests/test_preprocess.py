@@ -261,3 +261,88 @@ def test_plain_resize_squashes_the_whole_image():
     resized = plain_resize(np.array(img))
     assert resized.shape == (28, 28) and resized.dtype == np.uint8
     assert (resized[:14, :7] == 255).all() and (resized[14:] == 0).all() and (resized[:, 7:] == 0).all()
+
+
+def with_margin(image: np.ndarray, width: int, value) -> np.ndarray:
+    """image inside a frame of `width` pixels of `value` (one value per channel)."""
+    height, wide = image.shape[:2]
+    framed = np.empty((height + 2 * width, wide + 2 * width, *image.shape[2:]), dtype=image.dtype)
+    framed[...] = value
+    framed[width : width + height, width : width + wide] = image
+    return framed
+
+
+def paper_on_a_desk() -> np.ndarray:
+    """A photo-like grey image: a noisy dark desk around a sheet of paper with a black 7 on it."""
+    rng = np.random.default_rng(0)
+    paper = seven(fill=(0, 0, 0), background=(255, 255, 255), mode="RGB")[..., 0] / 255 * 0.85 + 0.1
+    desk = with_margin(paper + rng.normal(0, 0.02, paper.shape), 40, 0.25) + rng.normal(0, 0.03, (360, 360))
+    return np.rint(np.clip(desk, 0, 1) * 255).astype(np.uint8)
+
+
+def transparent_margin(image: np.ndarray, width: int = 2) -> np.ndarray:
+    image = image.copy()
+    image[:width] = image[-width:] = image[:, :width] = image[:, -width:] = 0
+    return image
+
+
+@pytest.mark.parametrize(
+    ("image", "offset"),
+    [
+        (transparent_margin(seven(fill=(0, 0, 0, 255), background=WHITE)), 0),  # the issue's first example
+        (with_margin(seven(fill=(255, 255, 255), background=(0, 0, 0), mode="RGB"), 20, 255), 20),  # the second
+        (with_margin(seven(fill=(0, 0, 0), background=(255, 255, 255), mode="RGB"), 25, 0), 25),
+        (transparent_margin(with_margin(seven(fill=WHITE, background=(0, 0, 0, 255)), 20, 255), 10), 20),
+        (transparent_margin(seven(fill=WHITE, background=(0, 0, 0, 255)), 3), 0),
+        (paper_on_a_desk(), 40),
+    ],
+    ids=["transparent-margin", "white-frame", "black-frame", "margin-and-frame", "margin-on-black", "paper-on-desk"],
+)
+def test_transparent_margins_and_frames_are_background(image, offset):
+    # Read by its ink: the same digit, cut to the same box, as the plain drawing, not the whole frame.
+    reference = preprocess(seven())
+    stages = preprocess(image)
+    top, left, bottom, right = reference.box
+    assert stages.box == (top + offset, left + offset, bottom + offset, right + offset)
+    assert np.corrcoef(stages.final.ravel(), reference.final.ravel())[0, 1] > 0.99
+    top, left, bottom, right = ink_extent(stages.final)
+    assert bottom - top + 1 == 20 and right - left + 1 < 20  # a 7 fitted to 20x20, not a square frame
+
+
+def test_a_solid_bar_or_a_boxy_zero_is_not_taken_for_a_frame():
+    bar, draw = canvas()
+    draw.rectangle([(130, 40), (150, 240)], fill=WHITE)
+    boxy, draw = canvas()
+    draw.rectangle([(90, 50), (190, 210)], outline=WHITE, width=22)
+    assert preprocess(np.array(bar)).box == (40, 130, 241, 151)
+    assert preprocess(np.array(boxy)).box == (50, 90, 211, 191)
+
+
+def test_several_colours_of_ink_on_a_transparent_background_are_read_from_alpha():
+    img, draw = canvas()
+    draw.line([(70, 60), (210, 60)], fill=(255, 0, 0, 255), width=22)
+    draw.line([(210, 60), (120, 230)], fill=(0, 0, 255, 255), width=22)
+    stages = preprocess(np.array(img))
+    np.testing.assert_allclose(stages.grey, np.array(img)[..., 3] / 255, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_non_finite_pixels_are_refused_with_a_message(bad, dtype):
+    image = seven(mode="L", fill=(255,), background=(0,)).astype(dtype) / 255
+    image[5, 5] = bad
+    with pytest.raises(ValueError, match=r"^The image has 1 pixel value\(s\) that are NaN or infinite"):
+        preprocess(image)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, object, "U1"])
+def test_arrays_of_other_than_numbers_are_refused(dtype):
+    with pytest.raises(ValueError, match="Expected an image of numbers"):
+        preprocess(np.zeros((28, 28), dtype=dtype))
+
+
+def test_negative_values_of_signed_integers_are_no_ink():
+    image = np.full((28, 28), -100, dtype=np.int8)
+    image[5:20, 12:16] = 127
+    stages = preprocess(image)
+    assert stages.grey.min() == 0 and stages.box == (5, 12, 20, 16)
