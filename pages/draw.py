@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import streamlit as st
 
 from mnist_core.charts import probability_frame, probability_spec
 from mnist_core.images import ACCEPTED_EXTENSIONS, ImageError, decode_image_with_notes
-from mnist_core.preprocess import BlankImageError, TooLittleInkError, preprocess
+from mnist_core.preprocess import BlankImageError, Stages, TooLittleInkError, preprocess
 from mnist_core.render import enlarge
 from mnist_core.settings import TrainSettings
 from ui.entry import through_entrypoint
@@ -20,6 +22,9 @@ through_entrypoint()
 SOURCES = ("Draw", "Upload an image", "Random test digit")
 CANVAS = 280
 PROMPT = "Draw a digit on the canvas (or pick another input) to see what the network reads."
+UPLOAD = "draw_upload"  # (file id, image or None, notes, error): each upload is decoded once, not on every rerun
+PREPARED = "draw_prepared"  # (image, its Stages or the error preprocess raised): each input preprocessed once
+_LOG = logging.getLogger(__name__)
 
 st.title("Draw a digit")
 st.caption(
@@ -46,16 +51,50 @@ def _drawn() -> np.ndarray | None:
 def _uploaded() -> np.ndarray | None:
     upload = st.file_uploader("An image of one digit (a photo of paper works)", type=list(ACCEPTED_EXTENSIONS))
     if upload is None:
+        st.session_state.pop(UPLOAD, None)
         return None
-    try:
-        image, notes = decode_image_with_notes(upload.getvalue())
-    except ImageError as exc:
-        st.error(f"**{upload.name}** could not be used: {exc}", icon=":material/broken_image:")
+    _, image, notes, error = _decoded(upload)
+    if error is not None:
+        st.error(f"**{upload.name}** could not be used: {error}", icon=":material/broken_image:")
         return None
     for note in notes:
         st.info(note, icon=":material/info:")
     st.image(image, caption=upload.name, width=CANVAS)
     return image
+
+
+def _decoded(upload) -> tuple[str, np.ndarray | None, list[str], str | None]:
+    """The upload decoded (or what is wrong with it), kept for as long as the same file stays uploaded."""
+    held = st.session_state.get(UPLOAD)
+    if held is None or held[0] != upload.file_id:
+        image, notes, error = None, [], None
+        try:
+            image, notes = decode_image_with_notes(upload.getvalue())
+        except ImageError as exc:
+            error = str(exc)
+        except Exception:  # noqa: BLE001 - a file must never produce a traceback in the page; logged for us
+            _LOG.exception("decoding an uploaded image failed")
+            error = "it could not be read (an unexpected error; details are in the server log)."
+        held = (upload.file_id, image, notes, error)
+        st.session_state[UPLOAD] = held
+    return held
+
+
+def _prepared(image: np.ndarray) -> Stages | BlankImageError | TooLittleInkError:
+    """preprocess(image), or the BlankImageError / TooLittleInkError it raised: computed once per image object.
+
+    The upload's array is the same object on every rerun (and every 3 s while a job trains), so it is
+    preprocessed once; a drawing is a new array after each stroke.
+    """
+    held = st.session_state.get(PREPARED)
+    if held is None or held[0] is not image:
+        try:
+            result = preprocess(image)
+        except (BlankImageError, TooLittleInkError) as exc:
+            result = exc
+        held = (image, result)
+        st.session_state[PREPARED] = held
+    return held[1]
 
 
 def _test_digit() -> np.ndarray | None:
@@ -80,16 +119,15 @@ def _stages(stages) -> None:
 
 
 def _answer(image: np.ndarray) -> None:
-    try:
-        stages = preprocess(image)
-    except BlankImageError:
+    stages = _prepared(image)
+    if isinstance(stages, BlankImageError):
         if source == SOURCES[0]:
             st.info(PROMPT, icon=":material/edit:")
         else:
             st.warning("This image has no ink: there is no digit to read in it.", icon=":material/warning:")
         return
-    except TooLittleInkError as exc:
-        st.warning(str(exc), icon=":material/warning:")
+    if isinstance(stages, TooLittleInkError):
+        st.warning(str(stages), icon=":material/warning:")
         return
     st.session_state[DRAWN_DIGIT] = stages.final
     who = answerer()

@@ -5,15 +5,20 @@ from __future__ import annotations
 import io
 import resource
 import struct
+import subprocess
+import sys
 import time
 import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageOps
 
 from mnist_core.images import ANIMATED_NOTE, ImageError, decode_image, decode_image_with_notes
 from mnist_core.preprocess import BlankImageError, preprocess
+from tests.conftest import REPO
+from tests.test_app import _navigation_pages_only  # noqa: F401 - a fixture (autouse): pages through st.navigation
+from tools import fuzz_images as fuzz
 
 ACCEPTED = "PNG, JPEG, GIF, BMP or WebP"
 
@@ -221,3 +226,215 @@ def test_image_without_ink_decodes_but_is_blank():
 
 def test_image_errors_are_value_errors():
     assert issubclass(ImageError, ValueError)
+
+
+# --- issue 15: hostile files ---
+
+
+def gif_with_second_frame_cut_short() -> bytes:
+    data = animation("GIF")
+    second = [at for at in fuzz.gif_blocks(data) if data[at] == 0x2C][1]  # "," and 9 bytes of position and size
+    return data[: second + 4]
+
+
+def palette_png_with_long_trns() -> bytes:
+    """A palette PNG of 2 colours whose tRNS chunk gives alpha values for 300 palette entries."""
+    img = Image.new("P", (8, 8))
+    img.putpalette([0, 0, 0, 255, 255, 255])
+    img.paste(1, (2, 2, 6, 6))
+    chunks = fuzz.png_chunks(encode(img, "PNG"))  # IHDR, PLTE, IDAT, IEND
+    return fuzz.png_bytes(chunks[:2] + [(b"tRNS", bytes(299) + b"\x80")] + chunks[2:])
+
+
+def gif_header(img: Image.Image) -> bytes:
+    """A GIF's header and global colour table alone."""
+    data = encode(img, "GIF")
+    return data[: 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (gif_with_second_frame_cut_short(), "damaged or incomplete"),
+        (palette_png_with_long_trns(), "damaged or incomplete"),
+        (encode(two_squares("P"), "GIF")[:-1] + b"!", "damaged or incomplete"),  # "!" (an extension), then nothing
+        (gif_header(two_squares("P")) + b"!", "not a readable image"),  # the same before the first image
+    ],
+    ids=["gif-second-frame-cut", "png-trns-longer-than-palette", "gif-ends-in-extension", "gif-header-then-extension"],
+)
+def test_any_error_pillow_raises_on_a_damaged_file_is_an_image_error(data, message):
+    with pytest.raises(ImageError, match=message):
+        decode_image(data)
+
+
+@pytest.fixture
+def no_parsing(monkeypatch):
+    """Image.open fails the test: a file refused up front is never parsed."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Image.open was called")
+
+    monkeypatch.setattr(Image, "open", refuse)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (fuzz.repeated_last_scan_jpeg(3000), r"The JPEG file has 3,01\d scans \(an ordinary one has about 10"),
+        (fuzz.eob_run_jpeg(5000, 5000, scans=101), "The JPEG file has 101 scans"),
+    ],
+    ids=["last-scan-repeated", "101-scans"],
+)
+def test_a_jpeg_with_thousands_of_scans_is_refused_before_decoding(data, message, no_parsing):
+    with pytest.raises(ImageError, match=message):
+        decode_image(data)
+
+
+def test_ordinary_progressive_jpegs_still_decode():
+    for data in (fuzz.seeds()["jpeg-progressive"], fuzz.eob_run_jpeg(800, 600, scans=100)):
+        assert decode_image(data).shape[2] == 4
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (fuzz.png_with_chunks(700_000), "The PNG file has more than 20,000 chunks"),
+        (fuzz.jpeg_with_segment(0xFE, b"", 2_000_000), "more than 2,000 markers or stray bytes before its image"),
+        (fuzz.gif_with_comment(39_000, 255), "The GIF file's comments are over 256,000 bytes"),
+        (fuzz.gif_with_comment(400_000, 1), "The GIF file has more than 100,000 blocks before its second frame"),
+        (fuzz.rle_bmp_of_line_ends(4900), "Run-length encoded BMP files are accepted up to 1 million pixels"),
+        (
+            fuzz.jpeg_with_segment(0xE2, b"MPF\x00" + fuzz.directory_pointing_at_one_place(2000, 60_000, ">", None)),
+            "multi-picture data points at more data than it holds",
+        ),
+        (
+            fuzz.jpeg_with_segment(0xE1, b"Exif\x00\x00" + fuzz.directory_pointing_at_one_place(2000, 60_000, "<", 6)),
+            "EXIF data points at more data than it holds",
+        ),
+    ],
+    ids=["png-chunks", "jpeg-comments", "gif-long-comment", "gif-tiny-blocks", "rle-bmp", "jpeg-mpf", "jpeg-exif"],
+)
+def test_files_whose_structure_costs_too_much_to_parse_are_refused_before_parsing(data, message, no_parsing):
+    # Each of these took 1.8 s to over 300 s of CPU (the MPF one also +705 MB) before it was refused or read.
+    with pytest.raises(ImageError, match=message):
+        decode_image(data)
+
+
+def test_counts_under_the_limits_still_decode():
+    digit = fuzz.seven((28, 28))
+    chunks = fuzz.png_chunks(encode(digit, "PNG"))
+    pixels = b"".join(payload for kind, payload in chunks if kind == b"IDAT")
+    split = [(b"IDAT", pixels[i : i + 1]) for i in range(len(pixels))] + [(b"zzZz", b"")] * 5000
+    assert decode_image(fuzz.png_bytes(chunks[:1] + split + chunks[-1:])).shape == (28, 28, 4)
+    assert decode_image(fuzz.gif_with_comment(900, 255)).shape == (28, 28, 4)
+    assert decode_image(fuzz.jpeg_with_segment(0xFE, b"a comment", 1000)).shape == (28, 28, 4)
+    assert decode_image(fuzz.seeds()["bmp-rle8"]).shape == (20, 24, 4)
+
+
+def test_an_exif_directory_pointing_many_entries_at_one_place_costs_nothing():
+    # Pillow's exif_transpose took 88 s and 1.1 GB on this 40 kB PNG; only the Orientation entry is read now.
+    exif = b"Exif\x00\x00" + fuzz.directory_pointing_at_one_place(2000, 40_000, "<", 6)
+    start = time.process_time()
+    rgba = decode_image(encode(two_squares(size=(40, 20)), "PNG", exif=exif))
+    assert time.process_time() - start < 5
+    assert rgba.shape == (40, 20, 4) and (rgba[1:6, -6:-1, :3] > 200).all()  # turned as the camera was
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "JPEG"])
+@pytest.mark.parametrize("byte_order", ["<", ">"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_matches_pillow(fmt, byte_order, orientation):
+    data = encode(two_squares(size=(40, 20)), fmt, exif=fuzz.exif_block(orientation, byte_order))
+    with Image.open(io.BytesIO(data)) as img:
+        expected = np.asarray(ImageOps.exif_transpose(img).convert("RGBA"))
+    np.testing.assert_array_equal(decode_image(data), expected)
+
+
+def test_large_images_are_decoded_at_reduced_size():
+    # A 5000x5000 JPEG of 150 bytes took +859 MB; libjpeg now decodes it at 1/8 of its size.
+    assert decode_image(fuzz.eob_run_jpeg(5000, 5000)).shape == (625, 625, 4)
+    # Other formats are reduced by a whole factor after decoding: 3000 / 3 = 1000 <= MAX_SIDE.
+    assert decode_image(encode(two_squares(size=(3000, 2000)), "PNG")).shape == (667, 1000, 4)
+    assert decode_image(encode(two_squares(size=(1024, 200)), "PNG")).shape == (200, 1024, 4)  # not reduced
+
+
+def test_a_phone_photo_is_read_at_reduced_size():
+    stages = preprocess(decode_image(fuzz.phone_photo()))
+    assert stages.grey.shape == (750, 1000)
+    assert stages.inverted and stages.box == pytest.approx((210, 335, 590, 665), abs=20)  # the 7, a quarter the size
+
+
+def test_a_large_transparent_drawing_reads_like_a_small_one():
+    # Premultiplied while reduced: transparent pixels' colour does not bleed into the strokes' edges.
+    big = Image.new("RGBA", (2800, 2800), (0, 0, 0, 0))
+    ImageDraw.Draw(big).line([(700, 600), (2100, 600), (1200, 2300)], fill=(255, 255, 255, 255), width=220)
+    small = big.resize((280, 280), Image.Resampling.BOX)
+    from_big = preprocess(decode_image(encode(big, "PNG")))
+    assert from_big.grey.shape == (934, 934)  # reduced by 3
+    assert np.corrcoef(from_big.final.ravel(), preprocess(np.array(small)).final.ravel())[0, 1] > 0.98
+
+
+MEMORY_PROBE = """
+import sys
+from mnist_core.images import decode_image
+from mnist_core.preprocess import preprocess
+from tools.fuzz_images import memory_mb, reset_peak
+data = open(sys.argv[1], "rb").read()
+before = memory_mb()[1]
+reset_peak()
+try:
+    preprocess(decode_image(data))
+except ValueError:  # blank
+    pass
+print(memory_mb()[0] - before)
+"""
+
+
+@pytest.mark.parametrize("which", ["phone-photo", "5000x5000-jpeg"])
+def test_an_upload_costs_little_memory(which, tmp_path):
+    # Before: +364 MB for the phone photo, +859 MB for the 5000x5000 JPEG (decoded and preprocessed in full).
+    path = tmp_path / "upload"
+    path.write_bytes(fuzz.phone_photo() if which == "phone-photo" else fuzz.eob_run_jpeg(5000, 5000, scans=1))
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(path)], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert float(done.stdout) < 150, done.stdout  # measured: 28 MB and 51 MB
+
+
+@pytest.mark.timeout(600)
+def test_the_draw_page_decodes_and_preprocesses_an_upload_once(monkeypatch):
+    # The page reruns on every widget change (and its answer every 3 s while a job trains): an upload is decoded
+    # and preprocessed once, not on every rerun.
+    from streamlit.testing.v1 import AppTest
+
+    from mnist_core import images
+    from mnist_core import preprocess as prep
+
+    calls = {"decode": 0, "preprocess": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(images, "decode_image_with_notes", counted("decode", images.decode_image_with_notes))
+    monkeypatch.setattr(prep, "preprocess", counted("preprocess", prep.preprocess))
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/draw.py").run()
+    at.segmented_control(key="draw_source").set_value("Upload an image").run()
+    at.file_uploader[0].upload("seven.png", encode(fuzz.seven((280, 280)), "PNG"), "image/png").run()
+    assert not at.exception, at.exception
+    assert any("confident" in h.proto.body for h in at.get("html"))
+    assert calls == {"decode": 1, "preprocess": 1}
+    at.run()
+    next(b for b in at.button if b.label == "New crops").click().run()
+    at.radio(key="draw_offsets").set_value("fixed grid").run()
+    assert not at.exception, at.exception
+    assert calls == {"decode": 1, "preprocess": 1}
+    at.file_uploader[0].upload("bad.png", b"\x89PNG\r\n\x1a\n" + bytes(64), "image/png").run()
+    at.run()
+    assert any("bad.png" in e.value and "could not be used" in e.value for e in at.error)
+    assert calls == {"decode": 2, "preprocess": 1}
