@@ -47,6 +47,6 @@ def test_mutated_bytes_load_or_are_refused(case):
 
 
 def test_the_seed_file_loads():
-    from mnist_core.snapshot import load_snapshot
+    from mnist_core.snapshots import load_snapshot
 
     assert load_snapshot(tiny_snapshot()).weight_count == 2458

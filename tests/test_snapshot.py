@@ -14,14 +14,15 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core import snapshot
 from mnist_core.architecture import CONVNETJS, LARGE, build_core, build_model
 from mnist_core.crop import RandomCrop2D
 from mnist_core.job import TrainingJob
 from mnist_core.live_state import MAX_PROGRESS_POINTS, EpochRecord, ProgressPoint, Snapshot
 from mnist_core.predict import CropPredictor
 from mnist_core.settings import TrainSettings, default_optimizer
-from mnist_core.snapshot import SnapshotError, load_snapshot, save_snapshot
+from mnist_core.snapshots import SnapshotError, load_snapshot, manifest, model_file, save_snapshot, snapshot_filename
+from mnist_core.snapshots import format as snapshot_format
+from mnist_core.snapshots import load as snapshot_load
 from tests.conftest import small
 
 pytestmark = pytest.mark.timeout(600)
@@ -138,7 +139,7 @@ def test_file_format(good):
     manifest = _manifest(good)
     assert manifest["format"] == "mnist-live-snapshot" and manifest["format_version"] == 1
     assert manifest["settings"] == SETTINGS.to_dict() and manifest["layers"] == CONVNETJS
-    assert snapshot.snapshot_filename(SETTINGS).endswith(".mnistlive.zip")
+    assert snapshot_filename(SETTINGS).endswith(".mnistlive.zip")
 
 
 def test_round_trip_of_a_trained_job(mnist):
@@ -167,7 +168,7 @@ def test_every_layer_type_round_trips():
 
 def test_a_custom_network_round_trips_named_custom():
     model = _random_model(EVERY_LAYER)
-    custom = TrainSettings(preset=snapshot.CUSTOM_PRESET, seed=5)  # as a job on a network from the layer editor
+    custom = TrainSettings(preset=snapshot_format.CUSTOM_PRESET, seed=5)  # as a job on a network from the layer editor
     loaded = load_snapshot(save_snapshot(model, EVERY_LAYER, custom, None))
     assert loaded.layers == EVERY_LAYER and loaded.settings == custom
     assert all(np.array_equal(a, b) for a, b in zip(loaded.weights, model.get_weights()))
@@ -176,7 +177,7 @@ def test_a_custom_network_round_trips_named_custom():
 def test_the_settings_name_the_network_the_layers_are():
     # A file whose network name disagrees with its layers: the layers (which the weights fit) decide.
     renamed = load_snapshot(save_snapshot(_random_model(EVERY_LAYER), EVERY_LAYER, TrainSettings(), None))
-    assert renamed.settings.preset == snapshot.CUSTOM_PRESET
+    assert renamed.settings.preset == snapshot_format.CUSTOM_PRESET
     preset = load_snapshot(save_snapshot(_random_model(LARGE), LARGE, TrainSettings(preset="custom"), None))
     assert preset.settings.preset == "large" and "Larger net" in preset.description
 
@@ -217,7 +218,7 @@ def test_corrupt_member_data(good):
 
 
 def test_oversized_file(good, monkeypatch):
-    monkeypatch.setattr(snapshot, "MAX_SNAPSHOT_BYTES", 1000)
+    monkeypatch.setattr(snapshot_load, "MAX_SNAPSHOT_BYTES", 1000)
     _refused(good, "snapshots are at most")
 
 
@@ -350,7 +351,7 @@ def test_bad_metrics(good, edit, fragment):
 
 
 def test_too_many_progress_points(good, monkeypatch):
-    monkeypatch.setattr(snapshot, "MAX_PROGRESS_LOADED", 10)
+    monkeypatch.setattr(manifest, "MAX_PROGRESS_LOADED", 10)
     _refused(good, "metrics.progress has 30 entries")
 
 
@@ -398,8 +399,8 @@ def test_lambda_layer_is_refused_before_keras_sees_it(good):
 
 
 def test_lambda_layer_is_refused_by_keras_safe_mode(good, monkeypatch):
-    monkeypatch.setattr(snapshot, "_check_config", lambda config, reference: None)
-    monkeypatch.setattr(snapshot, "_check_h5", lambda weights, reference: None)
+    monkeypatch.setattr(model_file, "_check_config", lambda config, reference: None)
+    monkeypatch.setattr(model_file, "_check_h5", lambda weights, reference: None)
     _refused(_replace(good, model=_keras_file(_lambda_model())), "contains Python code")
 
 
@@ -414,7 +415,7 @@ def test_unknown_class_is_refused(good, monkeypatch):
     _refused(evil, "uses 'EvilFlatten'")
     foreign = _edited_config(good, lambda text: text.replace('"module": "keras.layers"', '"module": "os"', 1))
     _refused(foreign, "refers to code in 'os'")
-    monkeypatch.setattr(snapshot, "_check_config", lambda config, reference: None)
+    monkeypatch.setattr(model_file, "_check_config", lambda config, reference: None)
     _refused(evil, "does not know")
 
 
@@ -436,7 +437,7 @@ def test_wrong_input_dtype_is_refused(good):
 def test_wrong_input_shape_is_refused(good, monkeypatch):
     model = _model_on(keras.Input((32, 32), dtype="uint8"))
     _refused(_replace(good, model=_keras_file(model)), "does not match the layers")
-    monkeypatch.setattr(snapshot, "_check_config", lambda config, reference: None)
+    monkeypatch.setattr(model_file, "_check_config", lambda config, reference: None)
     _refused(_replace(good, model=_keras_file(model)), "takes input (None, 32, 32) uint8")
 
 
@@ -504,14 +505,14 @@ def test_config_fields_of_the_wrong_type_are_refused(good, key, value):
 def test_a_weights_file_with_more_objects_than_its_network_is_refused_before_the_walk(good, monkeypatch):
     from tools.fuzz_snapshot import many_datasets_snapshot
 
-    read, first_links = [], snapshot._first_links
+    read, first_links = [], model_file._first_links
 
     def counted(group, most):
         names = first_links(group, most)
         read.extend(names)
         return names
 
-    monkeypatch.setattr(snapshot, "_first_links", counted)
+    monkeypatch.setattr(model_file, "_first_links", counted)
     _refused(many_datasets_snapshot(3000, good), "weights file holds more than", "objects")
     assert 0 < len(read) < 300  # HDF5 stopped listing the 3,000 names at the network's budget
 
@@ -542,7 +543,7 @@ def test_a_zip_listing_more_entries_than_a_snapshot_holds_is_refused_before_its_
 
 
 def _dense_config(config: dict) -> dict:
-    return next(d for d in snapshot._objects(config) if d["class_name"] == "Dense")
+    return next(d for d in model_file._objects(config) if d["class_name"] == "Dense")
 
 
 def test_config_settings_or_names_no_network_of_the_app_has_are_refused(good):

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import snapshot
+import mnist_core.snapshots
 from mnist_core.architecture import CONVNETJS
 from mnist_core.live_state import EpochRecord, Snapshot
 from mnist_core.pretrain import MODEL_PATH
 from mnist_core.settings import TrainSettings, default_optimizer
-from mnist_core.snapshot import load_snapshot, save_snapshot
+from mnist_core.snapshots import format as snapshot_format
+from mnist_core.snapshots import load as snapshot_load
+from mnist_core.snapshots import load_snapshot, save_snapshot
 from tests.conftest import wait_until
 from tests.test_app import APP, _navigation_pages_only  # noqa: F401 - the autouse fixture
 
@@ -81,8 +83,8 @@ def test_the_panel_and_its_constants():
     from ui.network import CUSTOM
     from ui.snapshots import UPLOAD_LIMIT_MB
 
-    assert snapshot.CUSTOM_PRESET == CUSTOM
-    assert UPLOAD_LIMIT_MB * 2**20 == snapshot.MAX_SNAPSHOT_BYTES
+    assert snapshot_format.CUSTOM_PRESET == CUSTOM
+    assert UPLOAD_LIMIT_MB * 2**20 == snapshot_format.MAX_SNAPSHOT_BYTES
     closed = _app(panel_open=False)
     assert any(e.label == "Snapshots" for e in closed.sidebar.expander)
     assert not closed.sidebar.get("file_uploader") and not closed.get("download_button")  # drawn only when open
@@ -205,7 +207,7 @@ def test_bad_uploads_are_explained_and_leave_a_running_job_alone(monkeypatch, pr
         errors = [e.value for e in at.sidebar.error]
         assert any(name in e and "could not be loaded" in e and fragment in e for e in errors), errors
         assert not any(b.label == "Continue training" for b in at.button)  # nothing to act on
-    monkeypatch.setattr(snapshot, "MAX_SNAPSHOT_BYTES", 1000)
+    monkeypatch.setattr(snapshot_load, "MAX_SNAPSHOT_BYTES", 1000)
     _upload(at, "big.mnistlive.zip", pretrained_file)
     assert any("big.mnistlive.zip" in e.value and "snapshots are at most" in e.value for e in at.sidebar.error)
     assert at.session_state["job"] is job and job.alive
@@ -260,7 +262,7 @@ def test_hostile_values_are_explained_and_only_our_bugs_are_unexpected_errors(mo
     def broken(data: bytes):
         raise RuntimeError("a bug of ours")
 
-    monkeypatch.setattr(snapshot, "load_snapshot", broken)
+    monkeypatch.setattr(mnist_core.snapshots, "load_snapshot", broken)
     with caplog.at_level("ERROR", logger="ui.snapshots"):
         _upload(at, "fine.mnistlive.zip", tiny_snapshot())
     assert any("fine.mnistlive.zip" in e.value and "an unexpected error" in e.value for e in at.sidebar.error)

@@ -54,7 +54,7 @@ def tiny_snapshot() -> bytes:
     from mnist_core.architecture import build_model
     from mnist_core.live_state import EpochRecord, ProgressPoint, Snapshot
     from mnist_core.settings import TrainSettings
-    from mnist_core.snapshot import save_snapshot
+    from mnist_core.snapshots import save_snapshot
 
     history = (EpochRecord(1, 1000, 2.0, 0.5, 0.8, 0.4, 0.85, 0.9, 0.91, 4),)
     progress = tuple(ProgressPoint(i * 100, i / 5, 2.0 / (i + 1), 0.01, i / 10, i * 0.2) for i in range(1, 6))
@@ -128,7 +128,7 @@ def outcome(data: bytes) -> tuple[str, dict[str, Any] | None]:
 
     Wrong: another exception than SnapshotError, or more than CPU_SECONDS of CPU or RSS_GROWTH_MB of peak memory.
     """
-    from mnist_core.snapshot import SnapshotError, load_snapshot
+    from mnist_core.snapshots import SnapshotError, load_snapshot
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu = time.process_time()
@@ -338,7 +338,7 @@ def fuzz(examples: int, seed: int | None = None) -> dict[str, Any]:
 _COST_PROBE = """
 import json, resource, sys, time
 from tools import fuzz_snapshot as f
-from mnist_core.snapshot import SnapshotError, load_snapshot
+from mnist_core.snapshots import SnapshotError, load_snapshot
 data = f.many_datasets_snapshot(100_000) if sys.argv[1] == "datasets" else f.many_entries_zip(1_000_000)
 load_snapshot(f.tiny_snapshot())  # Keras and TensorFlow warm, as on a running server
 before, cpu, wall = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time(), time.monotonic()

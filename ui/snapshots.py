@@ -1,6 +1,6 @@
 """The sidebar's Snapshots panel: save the session's network to a file; load one to continue training or to draw.
 
-mnist_core.snapshot imports Keras, so it is imported only once a job exists or a file is uploaded (cold start).
+mnist_core.snapshots imports Keras, so it is imported only once a job exists or a file is uploaded (cold start).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ui.session import current_job, dataset, start_job, stop_job
 
 if TYPE_CHECKING:
     from mnist_core.job import TrainingJob
-    from mnist_core.snapshot import LoadedSnapshot
+    from mnist_core.snapshots import LoadedSnapshot
 
 PANEL = "snapshot_panel"  # the expander's widget state
 PANEL_OPEN = "snapshot_panel_open"  # its last state, kept: Streamlit drops the widget's at a switch of page
@@ -27,7 +27,7 @@ UPLOADER = "snapshot_upload"
 LOADED = "snapshot_loaded"  # (file id, LoadedSnapshot or error message) of the current upload
 CONFIRM = "snapshot_replace"  # the checkbox that allows replacing the session's job
 _GO_TRAIN = "snapshot_go_train"
-UPLOAD_LIMIT_MB = 50  # mnist_core.snapshot.MAX_SNAPSHOT_BYTES, which loading enforces; here the browser refuses early
+UPLOAD_LIMIT_MB = 50  # mnist_core.snapshots.MAX_SNAPSHOT_BYTES, which loading enforces; here the browser refuses early
 _LOG = logging.getLogger(__name__)
 
 
@@ -62,7 +62,7 @@ def _remember_panel() -> None:
 def _save_button(job: TrainingJob | None) -> None:
     ready = job is not None and job.state.snapshot().weights_version > 0
     if ready:
-        from mnist_core.snapshot import snapshot_filename
+        from mnist_core.snapshots import snapshot_filename
 
         name = snapshot_filename(job.settings)
     st.download_button(
@@ -83,7 +83,7 @@ def _save_button(job: TrainingJob | None) -> None:
 
 def _snapshot_bytes(job: TrainingJob) -> bytes:
     """The snapshot file of `job` now (runs outside the script thread: no st.* here)."""
-    from mnist_core.snapshot import save_snapshot
+    from mnist_core.snapshots import save_snapshot
 
     _, weights = job.state.weights()
     return save_snapshot(weights, job.layers, job.settings, job.state.snapshot())
@@ -112,7 +112,7 @@ def _loaded(upload: Any) -> LoadedSnapshot | str:
     """The upload's LoadedSnapshot, or what is wrong with it; checked once per file, not on every rerun."""
     held = st.session_state.get(LOADED)
     if held is None or held[0] != upload.file_id:
-        from mnist_core.snapshot import SnapshotError, load_snapshot
+        from mnist_core.snapshots import SnapshotError, load_snapshot
 
         try:
             result: LoadedSnapshot | str = load_snapshot(upload.getvalue())

@@ -25,7 +25,7 @@ def _shot(page, name: str) -> None:
 
 
 def test_save_reload_upload_and_draw_with_a_snapshot(page, server_url, tmp_path):
-    from mnist_core.snapshot import load_snapshot
+    from mnist_core.snapshots import load_snapshot
 
     epochs = page.locator('input[aria-label="Epochs"]')
     epochs.fill("1")
