@@ -3,10 +3,10 @@
 import streamlit as st
 
 from mnist_core.memory import map_large_blocks
-from ui.keras_guard import keep_keras_session
 from ui.sidebar import sidebar_settings
 from ui.snapshots import snapshot_panel
 from ui.startup import start_warm_up
+from ui.streamlit_workarounds import keep_keras_session
 
 map_large_blocks()  # before TensorFlow and MNIST allocate: freed large buffers go back to the system
 keep_keras_session()

@@ -20,12 +20,12 @@ from mnist_core.race_charts import METRICS, race_frame, race_spec
 from mnist_core.race_results import summary_text
 from mnist_core.settings import OPTIMIZERS, TrainSettings, shown
 from mnist_core.slots import get_slots
-from ui.entry import through_entrypoint
 from ui.lifecycle import session_owner
 from ui.network import layers_for, network_label
 from ui.queue_note import limit_note, show_queued
 from ui.session import dataset
 from ui.sidebar import SETTINGS
+from ui.streamlit_workarounds import through_entrypoint
 
 through_entrypoint()
 

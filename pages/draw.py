@@ -12,10 +12,10 @@ from mnist_core.images import ACCEPTED_EXTENSIONS, ImageError, decode_image_with
 from mnist_core.preprocess import BlankImageError, Stages, TooLittleInkError, preprocess
 from mnist_core.render import enlarge
 from mnist_core.settings import TrainSettings
-from ui.entry import through_entrypoint
 from ui.models import answerer
 from ui.session import DRAWN_DIGIT, dataset
 from ui.sidebar import SETTINGS
+from ui.streamlit_workarounds import through_entrypoint
 
 through_entrypoint()
 

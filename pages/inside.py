@@ -5,13 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.settings import TrainSettings
-from ui.entry import through_entrypoint
 from ui.error_views import crop_averaging_tab, errors_tab
 from ui.inside_views import activations_tab, filters_tab
 from ui.layer_editor import layer_editor, show_summary
 from ui.models import answerer
 from ui.session import dataset
 from ui.sidebar import SETTINGS
+from ui.streamlit_workarounds import through_entrypoint
 
 through_entrypoint()
 

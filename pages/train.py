@@ -9,11 +9,11 @@ from mnist_core.live_state import Snapshot
 from mnist_core.render import stream_html
 from mnist_core.settings import FIELDS
 from mnist_core.slots import JobSlots, get_slots
-from ui.entry import through_entrypoint
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_queued
 from ui.session import JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
 from ui.sidebar import SETTINGS
+from ui.streamlit_workarounds import through_entrypoint
 
 through_entrypoint()
 

@@ -16,7 +16,7 @@ def _navigation_pages_only(monkeypatch):
     """Run pages through st.navigation from the first pass, as a warmed-up real server does.
 
     AppTest rebuilds its PagesManager before every run and, seeing a `pages/` folder, starts each run in
-    the legacy multipage mode. The pages then rerun through the entrypoint (ui.entry), but that first
+    the legacy multipage mode. The pages then rerun through the entrypoint (ui.streamlit_workarounds), but that first
     pass consumes a button click, so clicks would be lost. A real server leaves the legacy mode for good
     at the first st.navigation call.
     """

@@ -25,6 +25,7 @@ import streamlit as st
 from streamlit.logger import get_logger
 
 from mnist_core.memory import release_free_memory
+from ui.streamlit_workarounds import current_session, session_closer, session_is_active, session_keys
 
 OWNER = "session_owner"
 GRACE_MARGIN = 5.0  # seconds after the TTL, so a session resumed at its last moment has time to rerun
@@ -190,13 +191,7 @@ class SessionOwner:
 
 
 def _session_is_active(session_id: str) -> Callable[[], bool]:
-    from streamlit import runtime
-
-    def is_active() -> bool:
-        # No runtime (AppTest): there is no disconnection to watch for.
-        return not runtime.exists() or runtime.get_instance().is_active_session(session_id)
-
-    return is_active
+    return lambda: session_is_active(session_id)
 
 
 class _ServerLoop:
@@ -232,13 +227,12 @@ def _forget_session(session_id: str, state) -> Callable[[], None]:
     """
 
     def forget() -> None:
-        for key in list(state.filtered_state):
+        for key in session_keys(state):
             with contextlib.suppress(Exception):  # a key may be a widget's, or vanish meanwhile
                 del state[key]
-        from streamlit import runtime
-
-        if runtime.exists():  # Runtime.close_session must run on the event loop thread
-            _server_loop.call(runtime.get_instance().close_session, session_id)
+        close = session_closer()
+        if close is not None:  # Runtime.close_session must run on the event loop thread
+            _server_loop.call(close, session_id)
 
     return forget
 
@@ -261,13 +255,10 @@ def _release_hook(owner_id: int, _owner: SessionOwner) -> SessionOwner:
 
 def session_owner() -> SessionOwner:
     """This session's owner, with its release hook armed for the current connection."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
     owner = st.session_state.get(OWNER)
     if owner is None or owner.closed:
-        ctx = get_script_run_ctx()
-        session = ctx.session_id
-        forget = _forget_session(session, ctx.session_state)
+        session, state = current_session()
+        forget = _forget_session(session, state)
         owner = SessionOwner(session, _grace(), _session_is_active(session), forget)
         st.session_state[OWNER] = owner
     _release_hook(owner.id, owner)
