@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from mnist_core.memory import map_large_blocks
+from mnist_core.runtime.memory import map_large_blocks
 from ui.sidebar import sidebar_settings
 from ui.snapshots import snapshot_panel
 from ui.startup import start_warm_up

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mnist_core.contestants import (
+from mnist_core.charts.race import METRICS, race_frame, race_spec
+from mnist_core.runtime.queue import get_queue
+from mnist_core.settings import OPTIMIZERS, TrainSettings, shown
+from mnist_core.training.contestants import (
     COLUMNS,
     MAX_CONTESTANTS,
     RACE_MEMORY_BUDGET_BYTES,
@@ -14,12 +17,9 @@ from mnist_core.contestants import (
     default_contestants,
     validate_contestants,
 )
-from mnist_core.live_state import FINAL
-from mnist_core.race import EVAL_EVERY, Race
-from mnist_core.race_charts import METRICS, race_frame, race_spec
-from mnist_core.race_results import summary_text
-from mnist_core.settings import OPTIMIZERS, TrainSettings, shown
-from mnist_core.slots import get_slots
+from mnist_core.training.race import EVAL_EVERY, Race
+from mnist_core.training.race_results import summary_text
+from mnist_core.training.run_state import FINAL
 from ui.lifecycle import session_owner
 from ui.network import layers_for, network_label
 from ui.queue_note import limit_note, show_queued
@@ -131,7 +131,7 @@ def _charts(race: Race) -> None:
     if snap.status == "queued":
         show_queued(
             snap.queue_position,
-            race.slots.limit,
+            race.queue.limit,
             snap.elapsed_seconds,
             "The whole race takes one slot (its contestants train in turn) and starts by itself when a job ahead "
             "finishes or stops. Your own training job on the Train page, while it runs, holds a slot too. "
@@ -215,7 +215,7 @@ def _page() -> None:
         st.info("The table is empty: add a contestant with + below the table, or reset to the defaults.")
     _row_tools(rows)
     budget, every = _shared()
-    limit_note(get_slots())
+    limit_note(get_queue())
     controlled = _controls(contestants, budget, every, refused=problem is not None)
     race = st.session_state.get(RACE)
     if race is not None:

@@ -7,10 +7,10 @@ import logging
 import numpy as np
 import streamlit as st
 
-from mnist_core.charts import probability_frame, probability_spec
-from mnist_core.images import ACCEPTED_EXTENSIONS, ImageError, decode_image_with_notes
-from mnist_core.preprocess import BlankImageError, Stages, TooLittleInkError, preprocess
-from mnist_core.render import enlarge
+from mnist_core.charts.stream import enlarge
+from mnist_core.charts.training import probability_frame, probability_spec
+from mnist_core.data.images import ACCEPTED_EXTENSIONS, ImageError, decode_image_with_notes
+from mnist_core.data.preprocess import BlankImageError, Stages, TooLittleInkError, preprocess
 from mnist_core.settings import TrainSettings
 from ui.models import answerer
 from ui.session import DRAWN_DIGIT, dataset

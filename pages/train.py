@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.charts import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
-from mnist_core.live_state import Snapshot
-from mnist_core.render import stream_html
+from mnist_core.charts.stream import stream_html
+from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
+from mnist_core.runtime.queue import JobQueue, get_queue
 from mnist_core.settings import FIELDS
-from mnist_core.slots import JobSlots, get_slots
+from mnist_core.training.run_state import RunView
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_queued
 from ui.session import JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
@@ -31,9 +31,9 @@ if settings is None:
     st.error("Some settings in the sidebar are invalid: fix them to train.", icon=":material/error:")
 
 
-def _controls(job) -> Snapshot | None:
+def _controls(job) -> RunView | None:
     """Train, Pause/Resume, Stop and Reset; returns the snapshot they were drawn for."""
-    snap = job.state.snapshot() if job else None
+    snap = job.view() if job else None
     alive = bool(job and job.alive)
     train, pause, stop, reset = st.columns(4)
     if train.button("Train", type="primary", disabled=alive or settings is None or data is None, width="stretch"):
@@ -73,11 +73,11 @@ def _apply_changes(job) -> None:
         st.warning(f"Changing {names} needs a new run: press **Reset**, then **Train**.", icon=":material/restart_alt:")
 
 
-def _status(snap: Snapshot, slots: JobSlots) -> None:
+def _status(snap: RunView, queue: JobQueue) -> None:
     if snap.status == "queued":
         show_queued(
             snap.queue_position,
-            slots.limit,
+            queue.limit,
             snap.elapsed_seconds,
             "Training starts by itself when a job ahead finishes or stops; training one after another is faster "
             "than sharing the CPUs. **Stop** leaves the line.",
@@ -109,7 +109,7 @@ def _num(value: float | None, fmt: str) -> str:
     return "–" if value is None else format(value, fmt)
 
 
-def _tiles(snap: Snapshot) -> None:
+def _tiles(snap: RunView) -> None:
     last = snap.last_epoch
     row1 = st.columns(5)
     row1[0].metric("Examples seen", f"{snap.examples_seen:,}")
@@ -133,8 +133,8 @@ def _tiles(snap: Snapshot) -> None:
     row2[4].metric("Examples / s", _num(snap.examples_per_second, ",.0f"))
 
 
-def _view(job, snap: Snapshot) -> None:
-    _status(snap, job.slots)
+def _view(job, snap: RunView) -> None:
+    _status(snap, job.queue)
     if snap.status == "queued":
         return  # nothing to chart yet
     _tiles(snap)
@@ -153,7 +153,7 @@ def _view(job, snap: Snapshot) -> None:
         st.caption("Test digits appear here as soon as training starts.")
 
 
-def _downloads(job, snap: Snapshot) -> None:
+def _downloads(job, snap: RunView) -> None:
     model_col, csv_col, _ = st.columns([1, 1, 2])
     model_col.download_button(
         "Download model (.keras)",
@@ -176,7 +176,7 @@ def _downloads(job, snap: Snapshot) -> None:
 
 
 def _page(job) -> None:
-    limit_note(get_slots())
+    limit_note(get_queue())
     controlled = _controls(job)
     _apply_changes(job)
     if job is None:
@@ -186,7 +186,7 @@ def _page(job) -> None:
             icon=":material/play_arrow:",
         )
         return
-    running = not job.state.snapshot().final
+    running = not job.view().final
     queued = controlled is not None and controlled.status == "queued"
 
     @st.fragment(run_every=1.0 if running else None)
@@ -196,7 +196,7 @@ def _page(job) -> None:
         live = st.session_state.get(JOB)
         if live is None:
             return
-        snap = live.state.snapshot()
+        snap = live.view()
         if running and snap.final:
             st.rerun()  # the job ended: redraw the whole page once, statically
         if queued and snap.status != "queued":
@@ -204,7 +204,7 @@ def _page(job) -> None:
         _view(live, snap)
 
     _live()
-    _downloads(job, job.state.snapshot())
+    _downloads(job, job.view())
 
 
 _page(current_job())

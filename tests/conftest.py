@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 # Tests run jobs one after another; a limit above the default (1 on 2 CPUs) keeps a test whose job is still
-# finishing from queueing the next test's job. The queue itself is tested with its own JobSlots.
+# finishing from queueing the next test's job. The queue itself is tested with its own JobQueue.
 os.environ.setdefault("MNIST_LIVE_MAX_JOBS", "4")
 
 import mnist_core  # noqa: F401 - sets TensorFlow's environment before anything imports it
-from mnist_core import data, download
-from mnist_core.data import ENV_VAR, Mnist, Split, load_mnist
+from mnist_core.data import download
+from mnist_core.data import mnist as data
+from mnist_core.data.mnist import ENV_VAR, Mnist, Split, load_mnist
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist.npz"

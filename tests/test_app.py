@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.data import ENV_VAR
+from mnist_core.data.mnist import ENV_VAR
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 pytestmark = pytest.mark.timeout(600)
@@ -111,7 +111,7 @@ def test_train_runs_to_the_end_and_shows_final_metrics():
     assert job.join(timeout=300)
     at.run()
     assert not at.exception
-    snap = job.state.snapshot()
+    snap = job.state.view()
     assert snap.status == "finished", snap.message
     assert "Finished" in at.get("progress")[0].proto.text
     assert _metric(at, "Examples seen") == "55,000"
@@ -149,8 +149,8 @@ def test_draw_page_renders_before_any_training_and_prompts():
 
 
 def test_random_test_digit_is_answered_by_the_pretrained_network(mnist):
-    from mnist_core.preprocess import preprocess
-    from mnist_core.pretrained import load_pretrained
+    from mnist_core.data.preprocess import preprocess
+    from mnist_core.snapshots.pretrained import load_pretrained
 
     at = _draw_page()
     at.segmented_control(key="draw_source").set_value("Random test digit").run()
@@ -217,7 +217,7 @@ def test_a_bad_upload_leaves_a_running_training_job_alone():
     assert any("could not be used" in e.value for e in at.error)
     assert job is at.session_state["job"]
     assert job.join(timeout=300)
-    assert job.state.snapshot().status == "finished"
+    assert job.state.view().status == "finished"
 
 
 def _compare_page() -> AppTest:
@@ -237,7 +237,7 @@ def test_compare_page_renders_the_default_line_up():
 
 
 def test_an_invalid_row_is_flagged_and_a_short_race_finishes_with_results():
-    from mnist_core.contestants import COLUMNS
+    from mnist_core.training.contestants import COLUMNS
 
     at = _compare_page()
     rows = [
@@ -317,7 +317,7 @@ def test_inside_page_shows_the_pretrained_network_in_every_tab_without_training(
 
 
 def test_an_invalid_layer_table_lists_its_rows_and_keeps_the_network():
-    from mnist_core.layer_table import table_rows
+    from mnist_core.model.layer_table import table_rows
 
     at = _inside_page()
     rows = table_rows(SMALL_NET)
@@ -342,7 +342,7 @@ def test_an_invalid_layer_table_lists_its_rows_and_keeps_the_network():
 
 
 def test_an_applied_layer_table_becomes_the_train_and_compare_pages_network():
-    from mnist_core.layer_table import table_rows
+    from mnist_core.model.layer_table import table_rows
 
     at = _inside_page()
     at.session_state["editor_rows"] = table_rows(SMALL_NET)
@@ -472,7 +472,7 @@ def test_inside_page_shows_the_sessions_network_while_it_trains():
     job = at.session_state["job"]
     from tests.conftest import wait_until
 
-    wait_until(lambda: job.state.snapshot().weights_version > 1, timeout=120)
+    wait_until(lambda: job.state.view().weights_version > 1, timeout=120)
     at.switch_page("pages/inside.py").run()
     at.session_state["inside_tab"] = "Filters"
     at.run()

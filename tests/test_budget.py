@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from mnist_core.architecture import CONVNETJS, LARGE, MAX_ACTIVATIONS, summarize
-from mnist_core.budget import (
+from mnist_core.model.architecture import CONVNETJS, LARGE, MAX_ACTIVATIONS, summarize
+from mnist_core.model.budget import (
     STEP_MEMORY_BUDGET_BYTES,
     check_step_memory,
     largest_batch,
@@ -66,20 +66,20 @@ def test_the_estimate_covers_a_measured_step():
 
 
 def test_a_training_job_over_the_budget_ends_before_queueing_or_building(tiny):
-    from mnist_core.job import TrainingJob
-    from mnist_core.slots import JobSlots
+    from mnist_core.runtime.queue import JobQueue
+    from mnist_core.training.job import TrainingJob
 
-    slots = JobSlots(1)
-    job = TrainingJob(TrainSettings(batch_size=4096, epochs=1), tiny, WIDE, slots=slots)
+    slots = JobQueue(1)
+    job = TrainingJob(TrainSettings(batch_size=4096, epochs=1), tiny, WIDE, queue=slots)
     job.start()
-    snap = job.state.snapshot()
+    snap = job.state.view()
     assert snap.status == "error" and snap.message.startswith("Batch size 4,096 is too large")
     assert not job.alive and job.model is None
     assert slots.position(slots.enqueue("next")) == 0  # no slot was taken
 
 
 def test_a_live_batch_size_change_over_the_budget_is_not_applied(tiny):
-    from mnist_core.job import TrainingJob
+    from mnist_core.training.job import TrainingJob
 
     job = TrainingJob(TrainSettings(batch_size=128), tiny, WIDE)
     report = job.change(TrainSettings(batch_size=4096, epochs=9))
@@ -92,7 +92,7 @@ def test_the_sidebar_and_the_layer_editor_refuse_a_step_over_the_budget():
     """Reachable from the layer editor with a batch size from the sidebar or a link: the sidebar refuses it."""
     from streamlit.testing.v1 import AppTest
 
-    from mnist_core.layer_table import table_rows
+    from mnist_core.model.layer_table import table_rows
     from tests.test_app import APP, _button, _navigation_pages_only  # noqa: F401 - the autouse fixture
 
     at = AppTest.from_file(APP, default_timeout=120)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from mnist_core import contestants as contestants_module
-from mnist_core.contestants import Contestant, contestant_rows
 from mnist_core.settings import default_optimizer
+from mnist_core.training import contestants as contestants_module
+from mnist_core.training.contestants import Contestant, contestant_rows
 from tests.test_app import _button, _compare_page, _navigation_pages_only  # noqa: F401 - an autouse fixture
 
 pytestmark = pytest.mark.timeout(600)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from mnist_core.architecture import CONVNETJS, LARGE, ArchitectureError, build_model, validate_layers
-from mnist_core.crop import RandomCrop2D, crops_at, grid_offsets, random_offsets
+from mnist_core.model.architecture import CONVNETJS, LARGE, ArchitectureError, build_model, validate_layers
+from mnist_core.model.crop import RandomCrop2D, crops_at, grid_offsets, random_offsets
 
 
 def _numbered(n=64):

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import data, download
-from mnist_core.data import ENV_VAR, DatasetError, load_mnist, split_mnist
+from mnist_core.data import download
+from mnist_core.data import mnist as data
+from mnist_core.data.mnist import ENV_VAR, DatasetError, load_mnist, split_mnist
 from tests.conftest import SHARED_MNIST, serve_on_loopback
 from tools import fuzz_dataset as fuzz
 

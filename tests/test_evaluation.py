@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from streamlit.elements.vega_charts import VegaLiteStateSerde
 
-from mnist_core import evaluation_charts as charts
-from mnist_core.crop import grid_offsets, random_offsets
-from mnist_core.evaluation import (
+from mnist_core.charts import evaluation as charts
+from mnist_core.inspection.evaluation import (
     CENTRE,
     GRID,
     RANDOM,
@@ -24,7 +23,8 @@ from mnist_core.evaluation import (
     crop_study,
     evaluate,
 )
-from mnist_core.predict import CropPrediction
+from mnist_core.model.crop import grid_offsets, random_offsets
+from mnist_core.model.predict import CropPrediction
 
 
 def fake_predict(images, k, seed=None, grid=False):
@@ -60,7 +60,7 @@ def hand_made() -> TestEvaluation:
 
 @pytest.fixture(scope="module")
 def pretrained():
-    from mnist_core.pretrained import load_pretrained
+    from mnist_core.snapshots.pretrained import load_pretrained
 
     return load_pretrained().model
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from mnist_core.images import ANIMATED_NOTE, ImageError, decode_image, decode_image_with_notes
-from mnist_core.preprocess import BlankImageError, preprocess
+from mnist_core.data.images import ANIMATED_NOTE, ImageError, decode_image, decode_image_with_notes
+from mnist_core.data.preprocess import BlankImageError, preprocess
 from tests.conftest import REPO
 from tests.test_app import _navigation_pages_only  # noqa: F401 - a fixture (autouse): pages through st.navigation
 from tools import fuzz_images as fuzz
@@ -376,8 +376,8 @@ def test_a_large_transparent_drawing_reads_like_a_small_one():
 
 MEMORY_PROBE = """
 import sys
-from mnist_core.images import decode_image
-from mnist_core.preprocess import preprocess
+from mnist_core.data.images import decode_image
+from mnist_core.data.preprocess import preprocess
 from tools.fuzz_images import memory_mb, reset_peak
 data = open(sys.argv[1], "rb").read()
 before = memory_mb()[1]
@@ -407,8 +407,8 @@ def test_the_draw_page_decodes_and_preprocesses_an_upload_once(monkeypatch):
     # and preprocessed once, not on every rerun.
     from streamlit.testing.v1 import AppTest
 
-    from mnist_core import images
-    from mnist_core import preprocess as prep
+    from mnist_core.data import images
+    from mnist_core.data import preprocess as prep
 
     calls = {"decode": 0, "preprocess": 0}
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core import inspect_render as render
-from mnist_core.architecture import CONVNETJS, LARGE, build_model, core_of
-from mnist_core.crop import CROP_SIZE, grid_offsets
-from mnist_core.inference import InferenceModel
-from mnist_core.inspector import FilterBank, Inspector, LayerActivation
-from mnist_core.live_state import LiveState
-from mnist_core.predict import CropPredictor
-from mnist_core.pretrained import load_pretrained
+from mnist_core.inspection import pictures as render
+from mnist_core.inspection.inspector import FilterBank, Inspector, LayerActivation
+from mnist_core.model.architecture import CONVNETJS, LARGE, build_model, core_of
+from mnist_core.model.crop import CROP_SIZE, grid_offsets
+from mnist_core.model.inference import InferenceModel
+from mnist_core.model.predict import CropPredictor
+from mnist_core.snapshots.pretrained import load_pretrained
+from mnist_core.training.run_state import RunState
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def test_the_inference_inspector_follows_published_weights_and_never_sees_a_half
     expected = [CropPredictor(m).predict_center(digit[None])[0] for m in (a, b)]
     inference = InferenceModel(build_model(CONVNETJS, seed=9))
     inspector = inference.inspector()
-    state = LiveState(1, 1)
+    state = RunState(1, 1)
     state.publish_weights(a.get_weights())
     inference.sync(state)
     np.testing.assert_allclose(inspector.activations(digit)[-1].values, expected[0], rtol=1e-4, atol=1e-6)

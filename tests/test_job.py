@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from mnist_core.job import TrainingJob
 from mnist_core.settings import TrainSettings, default_optimizer
-from mnist_core.training_models import ModelPool
+from mnist_core.training.job import TrainingJob
+from mnist_core.training.model_pool import ModelPool
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -23,7 +23,7 @@ def _job(data, pool=None, **changes):
 def test_a_short_job_finishes_with_epoch_metrics(tiny):
     job = _job(tiny)
     assert job.join(timeout=200)
-    snap = job.state.snapshot()
+    snap = job.state.view()
     assert snap.status == "finished", snap.message
     assert snap.examples_seen == 2 * len(tiny.train)
     assert [r.epoch for r in snap.history] == [1, 2]
@@ -37,28 +37,28 @@ def test_a_short_job_finishes_with_epoch_metrics(tiny):
 
 def test_pause_resume_stop(tiny):
     job = _job(tiny, epochs=100)
-    wait_until(lambda: job.state.snapshot().examples_seen > 200)
+    wait_until(lambda: job.state.view().examples_seen > 200)
     job.pause()
     time.sleep(0.5)  # let the batch in flight finish
-    seen = job.state.snapshot().examples_seen
+    seen = job.state.view().examples_seen
     time.sleep(1.0)
-    snap = job.state.snapshot()
+    snap = job.state.view()
     assert snap.status == "paused" and snap.examples_seen == seen
     job.resume()
-    wait_until(lambda: job.state.snapshot().examples_seen > seen + 200)
-    assert job.state.snapshot().status == "running"
+    wait_until(lambda: job.state.view().examples_seen > seen + 200)
+    assert job.state.view().status == "running"
     job.stop()
     assert job.join(timeout=60)
-    assert job.state.snapshot().status == "stopped"
+    assert job.state.view().status == "stopped"
 
 
 def test_stop_while_paused_ends_the_thread(tiny):
     job = _job(tiny, epochs=100)
-    wait_until(lambda: job.state.snapshot().examples_seen > 0)
+    wait_until(lambda: job.state.view().examples_seen > 0)
     job.pause()
     job.stop()
     assert job.join(timeout=60)
-    assert job.state.snapshot().status == "stopped"
+    assert job.state.view().status == "stopped"
 
 
 def _weight_change(job, seconds=1.0):
@@ -75,7 +75,7 @@ def test_live_learning_rate_change_takes_effect(tiny):
     frozen = sgd.params | {"learning_rate": 1e-9}
     pool = ModelPool(1)  # the job hands its trained model back there when it ends
     job = _job(tiny, pool, optimizer=type(sgd)("sgd", frozen), epochs=200)
-    wait_until(lambda: job.state.snapshot().examples_seen > 100)
+    wait_until(lambda: job.state.view().examples_seen > 100)
     assert _weight_change(job) < 1e-5
     report = job.change(job.settings.with_(optimizer=type(sgd)("sgd", frozen | {"learning_rate": 0.1})))
     assert report.applied == ["learning_rate"] and not report.needs_reset
@@ -93,7 +93,7 @@ def test_live_momentum_and_per_epoch_changes(tiny):
     report = job.change(settings.with_(optimizer=new_optimizer, batch_size=100, weight_decay=0.01))
     assert report.applied == ["batch_size", "momentum", "weight_decay"]
     assert job.join(200)
-    assert job.state.snapshot().status == "finished"
+    assert job.state.view().status == "finished"
     trained = pool.take(job.layers, job.settings).model
     assert float(trained.optimizer.momentum_variable.numpy()) == pytest.approx(0.5)
 
@@ -111,7 +111,7 @@ def test_a_huge_learning_rate_diverges_and_restores_good_weights(tiny, name):
     optimizer = default_optimizer(name)
     job = _job(tiny, optimizer=type(optimizer)(name, optimizer.params | {"learning_rate": 10.0}), epochs=20)
     assert job.join(timeout=200)
-    snap = job.state.snapshot()
+    snap = job.state.view()
     assert snap.status == "diverged"
     assert "learning rate" in snap.message and "too high" in snap.message
     assert all(np.isfinite(w).all() for w in job.model.get_weights())
@@ -121,13 +121,13 @@ def test_a_huge_learning_rate_diverges_and_restores_good_weights(tiny, name):
 def test_inference_copy_and_download_match_the_trained_model(tiny, tmp_path):
     import keras
 
-    from mnist_core.inference import InferenceModel
-    from mnist_core.predict import CropPredictor
+    from mnist_core.model.inference import InferenceModel
+    from mnist_core.model.predict import CropPredictor
 
     job = _job(tiny, epochs=1)
     assert job.join(200)
     copy = InferenceModel.for_layers(job.layers, job.settings.seed)
-    assert copy.sync(job.state) == job.state.snapshot().weights_version
+    assert copy.sync(job.state) == job.state.view().weights_version
     images = tiny.test.x[:16]
     expected = CropPredictor(job.model).predict(images, k=4, seed=3).probabilities
     np.testing.assert_allclose(copy.predict(images, k=4, seed=3).probabilities, expected, rtol=1e-5, atol=1e-6)
@@ -139,7 +139,7 @@ def test_inference_copy_and_download_match_the_trained_model(tiny, tmp_path):
 
 
 def test_published_weights_are_immutable_copies_refreshed_while_training(tiny):
-    from mnist_core.inference import InferenceModel
+    from mnist_core.model.inference import InferenceModel
 
     job = _job(tiny, epochs=30)
     wait_until(lambda: job.state.weights()[0] > 1)
@@ -157,12 +157,12 @@ def test_published_weights_are_immutable_copies_refreshed_while_training(tiny):
 
 
 def test_a_job_continued_from_weights_starts_where_the_first_left_off(tiny):
-    from mnist_core.inference import InferenceModel
-    from mnist_core.predict import accuracy
+    from mnist_core.model.inference import InferenceModel
+    from mnist_core.model.predict import accuracy
 
     first = _job(tiny, epochs=2, averaging=0.0)  # no weight average: it lags far behind on so few batches
     assert first.join(200)
-    before = first.state.snapshot()
+    before = first.state.view()
     assert before.status == "finished", before.message
     weights = first.state.weights()[1]
 
@@ -170,7 +170,7 @@ def test_a_job_continued_from_weights_starts_where_the_first_left_off(tiny):
     job.start()
     job.pause()  # before its first batch: the weights it publishes first are the ones it starts from
     wait_until(lambda: job.state.weights()[0] > 0)
-    start = job.state.snapshot()
+    start = job.state.view()
     assert start.examples_seen == before.examples_seen and start.epoch == 2 and start.epochs == 3
     assert start.history == before.history and start.progress == before.progress
     assert all(np.array_equal(a, b) for a, b in zip(job.state.weights()[1], weights))
@@ -181,7 +181,7 @@ def test_a_job_continued_from_weights_starts_where_the_first_left_off(tiny):
     job.resume()
     assert job.join(200)
 
-    after = job.state.snapshot()
+    after = job.state.view()
     assert after.status == "finished", after.message
     assert "continuing a run of 4,000 examples" in after.message
     assert [r.epoch for r in after.history] == [1, 2, 3]
@@ -196,22 +196,22 @@ def test_a_job_continued_from_weights_starts_where_the_first_left_off(tiny):
 
 
 def test_a_continued_job_keeps_its_progress_bounded(tiny):
-    from mnist_core.live_state import MAX_PROGRESS_POINTS, ProgressPoint, Snapshot
+    from mnist_core.training.run_state import MAX_PROGRESS_POINTS, ProgressPoint, RunView
 
     points = tuple(ProgressPoint(i, i / 2000, 1.0, 0.0, 0.5, i / 100) for i in range(2500))
-    job = TrainingJob(TrainSettings(epochs=1), tiny, history=Snapshot(examples_seen=2500, progress=points))
-    progress = job.state.snapshot().progress
+    job = TrainingJob(TrainSettings(epochs=1), tiny, history=RunView(examples_seen=2500, progress=points))
+    progress = job.state.view().progress
     assert len(progress) <= MAX_PROGRESS_POINTS and progress[0] == points[0]
     for i in range(5000):
         job.state.add_progress(ProgressPoint(2500 + i, 1.0, 1.0, 0.0, 0.5, 25.0))
-    assert len(job.state.snapshot().progress) <= MAX_PROGRESS_POINTS
+    assert len(job.state.view().progress) <= MAX_PROGRESS_POINTS
 
 
 def test_weights_of_another_network_fail_the_job_with_a_message(tiny):
-    from mnist_core.architecture import LARGE, build_model
+    from mnist_core.model.architecture import LARGE, build_model
 
     job = TrainingJob(TrainSettings(epochs=1), tiny, initial_weights=build_model(LARGE, 0).get_weights())
     job.start()
     assert job.join(120)
-    snap = job.state.snapshot()
+    snap = job.state.view()
     assert snap.status == "error" and "Training failed" in snap.message

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mnist_core.architecture import (
+from mnist_core.model.architecture import (
     CONVNETJS,
     LARGE,
     MAX_ACTIVATIONS,
@@ -18,7 +18,7 @@ from mnist_core.architecture import (
     summarize,
     validate_layers,
 )
-from mnist_core.layer_table import COLUMNS, layers_from_rows, table_rows
+from mnist_core.model.layer_table import COLUMNS, layers_from_rows, table_rows
 from ui.table_edits import with_edits
 
 SOFTMAX = {"type": "dense", "units": 10, "activation": "softmax"}

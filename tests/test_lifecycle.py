@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.contestants import Contestant
-from mnist_core.job import TrainingJob
-from mnist_core.race import Race
+from mnist_core.runtime.queue import JobQueue, get_queue
 from mnist_core.settings import TrainSettings, default_optimizer
-from mnist_core.slots import JobSlots, get_slots
-from mnist_core.training_models import ModelPool
+from mnist_core.training.contestants import Contestant
+from mnist_core.training.job import TrainingJob
+from mnist_core.training.model_pool import ModelPool
+from mnist_core.training.race import Race
 from tests.conftest import wait_until
 from ui.lifecycle import SessionOwner, work_threads
 from ui.queue_note import ordinal
@@ -161,7 +161,7 @@ def _train_then_end_the_session(tiny, before: list[str]) -> tuple[weakref.ref, .
     job = TrainingJob(TrainSettings(batch_size=50, epochs=100, seed=0), tiny, pool=ModelPool(0))
     owner.adopt("job", job)
     job.start()
-    wait_until(lambda state=job.state: state.snapshot().examples_seen > 0)
+    wait_until(lambda state=job.state: state.view().examples_seen > 0)
     refs = weakref.ref(job), weakref.ref(job.state), weakref.ref(job.model)
     del job  # only the owner holds it now, as only the session's state would
     owner.disconnected()
@@ -182,20 +182,20 @@ def test_a_training_job_of_an_ended_session_stops_and_can_be_collected(tiny):
 
 
 def test_a_queued_job_and_a_race_of_an_ended_session_stop_at_once(tiny):
-    slots = JobSlots(1)
+    slots = JobQueue(1)
     blocker = slots.enqueue("someone else")
     owner = _real_owner(settle_seconds=())
-    job = TrainingJob(TrainSettings(batch_size=50, epochs=1, seed=0), tiny, slots=slots)
-    race = Race([Contestant("SGD", default_optimizer("sgd"))], tiny, budget_examples=1_000_000, slots=slots)
+    job = TrainingJob(TrainSettings(batch_size=50, epochs=1, seed=0), tiny, queue=slots)
+    race = Race([Contestant("SGD", default_optimizer("sgd"))], tiny, budget_examples=1_000_000, queue=slots)
     owner.adopt("job", job)
     owner.adopt("race", race)
     job.start()
     race.start()
-    assert (job.state.snapshot().queue_position, race.state.snapshot().queue_position) == (1, 2)
+    assert (job.state.view().queue_position, race.view().queue_position) == (1, 2)
     started = time.monotonic()
     assert owner.close("test") == {"job": True, "race": True}
     assert time.monotonic() - started < 5
-    assert job.state.snapshot().status == race.state.snapshot().status == "stopped"
+    assert job.state.view().status == race.view().status == "stopped"
     assert (slots.running_count, slots.queued_count) == (1, 0)  # only the other session's ticket is left
     slots.release(blocker)
 
@@ -206,7 +206,7 @@ def test_a_running_race_of_an_ended_session_stops(tiny):
     race = Race(contestants, tiny, budget_examples=1_000_000, eval_every_examples=500)
     owner.adopt("race", race)
     race.start()
-    wait_until(lambda state=race.state: state.snapshot().status == "running")
+    wait_until(lambda state=race.state: state.view().status == "running")
     race_ref = weakref.ref(race)
     del race
     owner.disconnected()
@@ -329,7 +329,7 @@ def full_slots(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
-    slots = get_slots()
+    slots = get_queue()
     blockers = [slots.enqueue("another session") for _ in range(slots.limit)]
     yield slots
     for ticket in blockers:
@@ -346,13 +346,13 @@ def test_a_queued_job_shows_its_place_and_stops_at_once(full_slots):
     _button(at, "Train").click().run()
     assert not at.exception, at.exception
     job = at.session_state["job"]
-    assert job.state.snapshot().status == "queued"
+    assert job.state.view().status == "queued"
     text = at.get("progress")[0].proto.text
     assert f"Waiting for a training slot: 1st in line (this server trains at most {full_slots.limit} at once)" in text
     assert _button(at, "Pause").disabled and not _button(at, "Stop").disabled
     _button(at, "Stop").click().run()
     assert job.join(timeout=5)
-    assert job.state.snapshot().status == "stopped" and full_slots.queued_count == 0
+    assert job.state.view().status == "stopped" and full_slots.queued_count == 0
     at.run()
     assert not at.exception and "Stopped" in at.get("progress")[0].proto.text
 
@@ -364,13 +364,13 @@ def test_a_queued_race_shows_its_place_and_stops_at_once(full_slots):
     _button(at, "Start race").click().run()
     assert not at.exception, at.exception
     race = at.session_state["race"]
-    assert race.state.snapshot().status == "queued"
+    assert race.view().status == "queued"
     assert "Waiting for a training slot: 1st in line" in at.get("progress")[0].proto.text
     assert any("training job on the Train page" in c.value for c in at.caption)
     assert _button(at, "Pause", "race_pause").disabled
     _button(at, "Stop", "race_stop").click().run()
     assert race.join(timeout=5)
-    assert race.state.snapshot().status == "stopped" and full_slots.queued_count == 0
+    assert race.view().status == "stopped" and full_slots.queued_count == 0
 
 
 def test_ordinals():

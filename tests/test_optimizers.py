@@ -1,4 +1,4 @@
-"""mnist_core.optimizers: a finished job's training graph can be collected (no process-wide leftovers)."""
+"""mnist_core.model.optimizers: a finished job's training graph can be collected (no process-wide leftovers)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from tensorflow.python.framework import ops
 from tensorflow.python.framework.func_graph import FuncGraph
 
-from mnist_core.architecture import build_model
-from mnist_core.optimizers import build_optimizer
+from mnist_core.model.architecture import build_model
+from mnist_core.model.optimizers import build_optimizer
 from mnist_core.settings import OPTIMIZERS, default_optimizer
 
 TINY_NET = [

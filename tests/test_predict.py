@@ -4,8 +4,8 @@ import sys
 
 import numpy as np
 
-from mnist_core.architecture import CONVNETJS, build_model
-from mnist_core.predict import CropPredictor
+from mnist_core.model.architecture import CONVNETJS, build_model
+from mnist_core.model.predict import CropPredictor
 
 
 def test_crop_averaged_prediction_shapes_and_average(mnist):
@@ -51,10 +51,10 @@ def test_grid_offsets_start_at_the_centre(mnist):
 
 _EVALUATE_IN_A_FRESH_PROCESS = """
 import gc, json, psutil
-from mnist_core.architecture import CONVNETJS, build_model
-from mnist_core.data import load_mnist
-from mnist_core.memory import release_free_memory
-from mnist_core.predict import CropPredictor
+from mnist_core.model.architecture import CONVNETJS, build_model
+from mnist_core.data.mnist import load_mnist
+from mnist_core.runtime.memory import release_free_memory
+from mnist_core.model.predict import CropPredictor
 
 data = load_mnist()
 rss = lambda: psutil.Process().memory_info().rss / 2**20
@@ -74,7 +74,7 @@ print(json.dumps({"before": before, "after": rss()}))
 
 
 def test_evaluating_the_test_set_leaves_little_memory_behind(mnist):
-    """TensorFlow keeps buffers sized for the largest batch it ran (mnist_core.predict.CHUNK) for good."""
+    """TensorFlow keeps buffers sized for the largest batch it ran (mnist_core.model.predict.CHUNK) for good."""
     result = subprocess.run(
         [sys.executable, "-c", _EVALUATE_IN_A_FRESH_PROCESS], capture_output=True, text=True, timeout=300, check=True
     )

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from mnist_core.preprocess import (
+from mnist_core.data.preprocess import (
     CENTER,
     BlankImageError,
     TooLittleInkError,

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from mnist_core.architecture import PRESETS
+from mnist_core.model.architecture import PRESETS
 from mnist_core.settings import TrainSettings, validate_settings
 from ui.query_settings import PARAMS, escape_markdown, link_params, read_link, widget_state
 

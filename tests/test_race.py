@@ -6,9 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from mnist_core.architecture import PRESETS
-from mnist_core.budget import STEP_MEMORY_BUDGET_BYTES, model_memory_bytes, step_memory_bytes
-from mnist_core.contestants import (
+from mnist_core.model.architecture import PRESETS
+from mnist_core.model.budget import STEP_MEMORY_BUDGET_BYTES, model_memory_bytes, step_memory_bytes
+from mnist_core.settings import OptimizerSettings, default_optimizer
+from mnist_core.training.contestants import (
     MAX_CONTESTANTS,
     RACE_MEMORY_BUDGET_BYTES,
     Contestant,
@@ -18,9 +19,8 @@ from mnist_core.contestants import (
     race_memory_bytes,
     validate_contestants,
 )
-from mnist_core.race import Race
-from mnist_core.race_results import summary_text
-from mnist_core.settings import OptimizerSettings, default_optimizer
+from mnist_core.training.race import Race
+from mnist_core.training.race_results import summary_text
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -290,7 +290,7 @@ def test_results_and_summary_carry_the_numbers(tiny):
 
 def test_summary_names_who_reached_98_first():
     def result(name, to_97, to_98, test):
-        from mnist_core.race_results import ContestantResult
+        from mnist_core.training.race_results import ContestantResult
 
         return ContestantResult(name, "Adam", 0.001, 128, 0.1, 0.98, test, to_97, to_98, 10.0, "finished", None)
 
@@ -304,7 +304,7 @@ def test_summary_names_who_reached_98_first():
 def test_contestants_are_runs_of_the_engine_with_pooled_models_and_their_own_averaging(tiny):
     from dataclasses import replace
 
-    from mnist_core.training_models import ModelPool
+    from mnist_core.training.model_pool import ModelPool
 
     rows = contestant_rows([_adam("plain"), replace(_adam("averaged"), averaging=0.9)])
     contestants, errors = validate_contestants(rows)

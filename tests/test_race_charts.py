@@ -1,7 +1,7 @@
 """The race charts: one line per contestant, legend click highlights, both horizontal axes."""
 
-from mnist_core.race_charts import race_frame, race_spec
-from mnist_core.race_results import RacePoint
+from mnist_core.charts.race import race_frame, race_spec
+from mnist_core.training.race_results import RacePoint
 
 
 def _points():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from mnist_core.bench_draw import CANVAS, SMALL_PX, resize_digit, robustness, small_offcentre_canvas
-from mnist_core.pretrained import load_pretrained
+from mnist_core.snapshots.pretrained import load_pretrained
+from tools.bench_draw import CANVAS, SMALL_PX, resize_digit, robustness, small_offcentre_canvas
 
 N = 300
 SEED = 0

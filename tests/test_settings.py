@@ -5,8 +5,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from mnist_core.architecture import PRESETS
-from mnist_core.optimizers import build_optimizer
+from mnist_core.model.architecture import PRESETS
+from mnist_core.model.optimizers import build_optimizer
 from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, default_optimizer, validate_settings
 
 

@@ -14,15 +14,15 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core.architecture import CONVNETJS, LARGE, build_core, build_model
-from mnist_core.crop import RandomCrop2D
-from mnist_core.job import TrainingJob
-from mnist_core.live_state import MAX_PROGRESS_POINTS, EpochRecord, ProgressPoint, Snapshot
-from mnist_core.predict import CropPredictor
+from mnist_core.model.architecture import CONVNETJS, LARGE, build_core, build_model
+from mnist_core.model.crop import RandomCrop2D
+from mnist_core.model.predict import CropPredictor
 from mnist_core.settings import TrainSettings, default_optimizer
 from mnist_core.snapshots import SnapshotError, load_snapshot, manifest, model_file, save_snapshot, snapshot_filename
 from mnist_core.snapshots import format as snapshot_format
 from mnist_core.snapshots import load as snapshot_load
+from mnist_core.training.job import TrainingJob
+from mnist_core.training.run_state import MAX_PROGRESS_POINTS, EpochRecord, ProgressPoint, RunView
 from tests.conftest import small
 
 pytestmark = pytest.mark.timeout(600)
@@ -47,10 +47,10 @@ def _random_model(layers, seed: int = 3) -> keras.Model:
     return model
 
 
-def _metrics(points: int = 30) -> Snapshot:
+def _metrics(points: int = 30) -> RunView:
     progress = tuple(ProgressPoint(i * 50, i / 20, 2.0 / (i + 1), 0.01, i / points, i * 0.1) for i in range(points))
     history = tuple(EpochRecord(e, e * 1000, e * 2.5, 0.5 / e, 0.8, 0.4 / e, 0.85, 0.9, 0.91, 4) for e in range(1, 3))
-    return Snapshot(status="finished", examples_seen=2000, train_seconds=5.0, progress=progress, history=history)
+    return RunView(status="finished", examples_seen=2000, train_seconds=5.0, progress=progress, history=history)
 
 
 SETTINGS = TrainSettings(optimizer=default_optimizer("momentum"), batch_size=64, crops=6, seed=3, averaging=0.9)
@@ -130,7 +130,7 @@ def test_round_trip_keeps_network_settings_and_metrics(good, mnist):
     assert loaded.examples_seen == 2000 and loaded.train_seconds == 5.0 and loaded.weight_count == 5994
     assert "ConvNetJS demo net" in loaded.description and "SGD + momentum" in loaded.description
     assert "91.00% with 4 crops" in loaded.description
-    assert loaded.as_snapshot().history == metrics.history and loaded.as_snapshot().final
+    assert loaded.as_run_view().history == metrics.history and loaded.as_run_view().final
 
 
 def test_file_format(good):
@@ -146,7 +146,7 @@ def test_round_trip_of_a_trained_job(mnist):
     job = TrainingJob(TrainSettings(batch_size=50, epochs=1, seed=1), small(mnist, 600, 200))
     job.start()
     assert job.join(timeout=300)
-    snap = job.state.snapshot()
+    snap = job.state.view()
     assert snap.status == "finished", snap.message
     for source in (job.model, job.state.weights()[1]):  # the model, or the weights a page gets while it trains
         loaded = load_snapshot(save_snapshot(source, job.layers, job.settings, snap))

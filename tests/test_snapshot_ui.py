@@ -11,15 +11,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import mnist_core.snapshots
-from mnist_core.architecture import CONVNETJS
-from mnist_core.live_state import EpochRecord, Snapshot
-from mnist_core.pretrain import MODEL_PATH
+from mnist_core.model.architecture import CONVNETJS
 from mnist_core.settings import TrainSettings, default_optimizer
 from mnist_core.snapshots import format as snapshot_format
 from mnist_core.snapshots import load as snapshot_load
 from mnist_core.snapshots import load_snapshot, save_snapshot
+from mnist_core.training.run_state import EpochRecord, RunView
 from tests.conftest import wait_until
 from tests.test_app import APP, _navigation_pages_only  # noqa: F401 - the autouse fixture
+from tools.pretrain import MODEL_PATH
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -29,7 +29,7 @@ SMALL_NET = [
     {"type": "flatten"},
     {"type": "dense", "units": 10, "activation": "softmax"},
 ]
-HISTORY = Snapshot(
+HISTORY = RunView(
     examples_seen=440_000,
     train_seconds=40.0,
     history=(EpochRecord(8, 440_000, 40.0, 0.05, 0.98, 0.04, 0.99, 0.9914, 0.9917, 4),),
@@ -101,7 +101,7 @@ def test_save_builds_a_snapshot_of_the_running_job_that_loads_back():
 
     at = _app()
     job = _start_training(at, epochs=1)
-    wait_until(lambda: job.state.snapshot().weights_version > 0)
+    wait_until(lambda: job.state.view().weights_version > 0)
     at.run()
     save = next(d for d in at.get("download_button") if d.proto.label == "Save snapshot")
     assert not save.proto.disabled
@@ -114,7 +114,7 @@ def test_save_builds_a_snapshot_of_the_running_job_that_loads_back():
 
 
 def test_use_for_drawing_makes_the_draw_page_answer_with_the_snapshot(mnist, shifted_file):
-    from mnist_core.preprocess import preprocess
+    from mnist_core.data.preprocess import preprocess
 
     at = _upload(_app(), "shifted.mnistlive.zip", shifted_file)
     described = load_snapshot(shifted_file).description
@@ -134,7 +134,7 @@ def test_use_for_drawing_makes_the_draw_page_answer_with_the_snapshot(mnist, shi
     # A fresh Train takes over; the snapshot no longer answers once the session has a network of its own.
     at.switch_page("pages/train.py").run()
     job = _start_training(at, epochs=1)
-    wait_until(lambda: job.state.snapshot().weights_version > 0)
+    wait_until(lambda: job.state.view().weights_version > 0)
     at.switch_page("pages/draw.py").run()
     at.segmented_control(key="draw_source").set_value("Random test digit").run()
     assert not any("Loaded snapshot" in m.value for m in at.markdown)
@@ -163,7 +163,7 @@ def test_continue_training_starts_from_the_snapshot(pretrained_file, monkeypatch
     assert not at.main.warning  # no "needs a reset": the sidebar and the job agree
     assert job.join(300)
     at.run()
-    snap = job.state.snapshot()
+    snap = job.state.view()
     assert snap.status == "finished", snap.message
     assert [r.epoch for r in snap.history] == [8, 9] and snap.examples_seen == 440_000 + 55_000
     new = [p for p in snap.progress if p.examples_seen > 440_000]
@@ -173,7 +173,7 @@ def test_continue_training_starts_from_the_snapshot(pretrained_file, monkeypatch
 
 
 def test_continue_training_a_custom_network_makes_it_the_sessions_network():
-    from mnist_core.architecture import build_model
+    from mnist_core.model.architecture import build_model
 
     data = save_snapshot(build_model(SMALL_NET, 1), SMALL_NET, SETTINGS.with_(preset="custom"), None)
     at = _upload(_app(), "custom.mnistlive.zip", data)
@@ -211,7 +211,7 @@ def test_bad_uploads_are_explained_and_leave_a_running_job_alone(monkeypatch, pr
     _upload(at, "big.mnistlive.zip", pretrained_file)
     assert any("big.mnistlive.zip" in e.value and "snapshots are at most" in e.value for e in at.sidebar.error)
     assert at.session_state["job"] is job and job.alive
-    assert job.state.snapshot().status in ("starting", "running")
+    assert job.state.view().status in ("starting", "running")
     job.stop()
     assert job.join(120)
 
@@ -227,7 +227,7 @@ def test_a_good_upload_asks_before_replacing_a_running_job(pretrained_file):
     _button(at, "Use for drawing").click().run()
     assert not at.exception, at.exception
     assert "job" not in at.session_state and job.join(120)
-    assert job.state.snapshot().status == "stopped"
+    assert job.state.view().status == "stopped"
     at.switch_page("pages/inside.py").run()
     assert any("Loaded snapshot:" in m.value for m in at.markdown)
 

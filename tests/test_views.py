@@ -5,21 +5,21 @@ import io
 import numpy as np
 import pandas as pd
 
-from mnist_core.charts import accuracy_chart, loss_chart
-from mnist_core.export import history_csv
-from mnist_core.live_state import EpochRecord, LiveState, ProgressPoint, StreamPrediction
-from mnist_core.render import stream_html
+from mnist_core.charts.stream import stream_html
+from mnist_core.charts.training import accuracy_chart, loss_chart
+from mnist_core.training.export import history_csv
+from mnist_core.training.run_state import EpochRecord, ProgressPoint, RunState, StreamPrediction
 
 
 def _snapshot():
-    state = LiveState(epochs=2, total_examples=110_000)
+    state = RunState(epochs=2, total_examples=110_000)
     for i in range(1, 5):
         state.add_progress(ProgressPoint(i * 1000, i / 55, 2.3 / i, 0.001, 0.2 * i, i * 0.1))
     state.add_epoch(EpochRecord(1, 55_000, 5.0, 0.3, 0.9, 0.08, 0.975, 0.976, 0.978, 4))
     state.add_predictions(
         [StreamPrediction(0, 7, (7, 1, 2), (0.9, 0.05, 0.01)), StreamPrediction(1, 2, (3, 2, 1), (0.5, 0.4, 0.1))]
     )
-    return state.snapshot()
+    return state.view()
 
 
 def test_charts_hold_every_series_with_tooltips():
@@ -34,7 +34,7 @@ def test_charts_hold_every_series_with_tooltips():
 
 
 def test_charts_of_an_empty_run_still_build():
-    empty = LiveState(1, 1).snapshot()
+    empty = RunState(1, 1).view()
     assert accuracy_chart(empty).to_dict() and loss_chart(empty).to_dict()
 
 
@@ -46,10 +46,10 @@ def test_history_csv_has_progress_and_epoch_rows_in_order():
 
 
 def test_progress_history_is_bounded_and_keeps_its_span():
-    state = LiveState(1, 1)
+    state = RunState(1, 1)
     for i in range(5000):
         state.add_progress(ProgressPoint(i, 0, 1, 0, 0, 0))
-    points = state.snapshot().progress
+    points = state.view().progress
     assert len(points) <= 1000
     assert points[0].examples_seen == 0 and points[-1].examples_seen > 4000
 
@@ -65,7 +65,7 @@ def test_stream_marks_right_green_and_wrong_red():
 
 
 def test_page_specs_carry_no_data_and_match_their_frames():
-    from mnist_core.charts import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
+    from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
 
     snap = _snapshot()
     for frame, spec in ((loss_frame(snap), loss_spec()), (accuracy_frame(snap), accuracy_spec(chart_crops(snap)))):
@@ -75,11 +75,11 @@ def test_page_specs_carry_no_data_and_match_their_frames():
 
 
 def test_drawn_points_are_capped_but_reach_the_newest():
-    from mnist_core.charts import MAX_DRAWN_POINTS, loss_frame
+    from mnist_core.charts.training import MAX_DRAWN_POINTS, loss_frame
 
-    state = LiveState(1, 1)
+    state = RunState(1, 1)
     for i in range(999):
         state.add_progress(ProgressPoint(i, 0, 1, 0, 0, 0))
-    frame = loss_frame(state.snapshot())
+    frame = loss_frame(state.view())
     live = frame[frame.series == "training loss (smoothed)"]
     assert len(live) <= MAX_DRAWN_POINTS + 1 and live.examples_seen.max() == 998

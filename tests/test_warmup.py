@@ -5,15 +5,15 @@ import threading
 import keras
 import pytest
 
-from mnist_core import warmup
+from mnist_core.runtime import warmup
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def test_exercise_training_leaves_a_traced_default_model_for_the_first_job(monkeypatch) -> None:
-    from mnist_core import training_models
-    from mnist_core.architecture import PRESETS
+    from mnist_core.model.architecture import PRESETS
     from mnist_core.settings import TrainSettings
+    from mnist_core.training import model_pool as training_models
 
     pool = training_models.ModelPool(2)
     monkeypatch.setattr(training_models, "_pool", pool)

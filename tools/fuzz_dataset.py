@@ -160,7 +160,7 @@ def bomb_member(name: str, start: bytes, zeros: int) -> Member:
 @contextlib.contextmanager
 def small_mnist() -> Iterator[None]:
     """The loader expects SMALL's shapes and keeps nothing cached, for as long as this block runs."""
-    from mnist_core import data
+    from mnist_core.data import mnist as data
 
     saved = data._EXPECTED, dict(data._cache)
     data._EXPECTED = SMALL
@@ -174,7 +174,7 @@ def small_mnist() -> Iterator[None]:
 
 def load(blob: bytes, folder: Path) -> str:
     """'loaded' or 'refused: <message>' for `blob` as the dataset file; any other exception propagates."""
-    from mnist_core import data
+    from mnist_core.data import mnist as data
 
     path = folder / "mnist.npz"
     path.write_bytes(blob)
@@ -375,7 +375,7 @@ _COST_PROBE = """
 import json, resource, sys, tempfile, time
 from pathlib import Path
 from tools import fuzz_dataset as f
-from mnist_core import data
+from mnist_core.data import mnist as data
 case = sys.argv[1]
 folder = Path(tempfile.mkdtemp())
 if case == "real file":
@@ -399,7 +399,7 @@ HOSTILE = ("2 GiB bomb", "10^13 elements", "10^13 elements, extra member")
 
 def hostile_file(case: str) -> bytes:
     """The issue's examples at MNIST's real sizes (zeros for the arrays)."""
-    from mnist_core.data import _EXPECTED
+    from mnist_core.data.mnist import _EXPECTED
 
     members = [member(f"{key}.npy", npy_bytes(np.zeros(shape, dtype))) for key, (shape, dtype) in _EXPECTED.items()]
     if case == "2 GiB bomb":

@@ -296,8 +296,8 @@ def reset_peak() -> None:
 
 def decode_and_preprocess(data: bytes) -> str:
     """What the Draw page would show: 'read', 'refused: <ImageError>' or 'no digit: <message>'."""
-    from mnist_core.images import ImageError, decode_image_with_notes
-    from mnist_core.preprocess import BlankImageError, TooLittleInkError, preprocess
+    from mnist_core.data.images import ImageError, decode_image_with_notes
+    from mnist_core.data.preprocess import BlankImageError, TooLittleInkError, preprocess
 
     try:
         image, _ = decode_image_with_notes(data)
@@ -482,8 +482,8 @@ def memory():
     return [int(re.search(key + r":\\s+(\\d+)", status).group(1)) / 1024 for key in ("VmHWM", "VmRSS")]
 data = open(sys.argv[1], "rb").read()
 import numpy
-from mnist_core.images import ImageError, decode_image_with_notes
-from mnist_core.preprocess import BlankImageError, TooLittleInkError, preprocess
+from mnist_core.data.images import ImageError, decode_image_with_notes
+from mnist_core.data.preprocess import BlankImageError, TooLittleInkError, preprocess
 before, cpu = memory()[1], time.process_time()
 open("/proc/self/clear_refs", "w").write("5")  # the peak from here on
 try:

@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
-from mnist_core.architecture import (
+from mnist_core.data.geometry import CROP_SIZE
+from mnist_core.model.architecture import (
     ACTIVATIONS,
     LAYER_FIELDS,
     MAX_ACTIVATIONS,
@@ -38,9 +39,8 @@ from mnist_core.architecture import (
     LayerRow,
     summarize,
 )
-from mnist_core.budget import check_step_memory, model_memory_bytes, step_memory_bytes
-from mnist_core.geometry import CROP_SIZE
-from mnist_core.layer_table import COLUMNS, layers_from_rows, table_rows
+from mnist_core.model.budget import check_step_memory, model_memory_bytes, step_memory_bytes
+from mnist_core.model.layer_table import COLUMNS, layers_from_rows, table_rows
 
 CPU_SECONDS = 2.0  # per input; each takes well under a millisecond
 PEAK_MB = 16  # traced allocations per input, beyond the input itself
@@ -247,7 +247,7 @@ def outcome(kind: str, value: Any) -> tuple[dict[str, Any] | None, Any]:
 
 def train_one_step(layers: list[dict[str, Any]]) -> None:
     """Build the network in Keras and train it one step on two images (raises whatever Keras raises)."""
-    from mnist_core.architecture import build_model
+    from mnist_core.model.architecture import build_model
 
     model = build_model(layers)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")

@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
-from mnist_core.architecture import PRESETS
-from mnist_core.contestants import COLUMNS, MAX_CONTESTANTS, Contestant, check_race, validate_contestants
+from mnist_core.model.architecture import PRESETS
 from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, validate_settings
+from mnist_core.training.contestants import COLUMNS, MAX_CONTESTANTS, Contestant, check_race, validate_contestants
 from ui.query_settings import PARAMS, link_params, read_link, widget_state
 
 CPU_SECONDS = 2.0  # per input; each takes well under a millisecond

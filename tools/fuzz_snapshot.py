@@ -51,14 +51,14 @@ MANIFEST, MODEL, CONFIG, WEIGHTS = "manifest.json", "model.keras", "config.json"
 @cache
 def tiny_snapshot() -> bytes:
     """A real snapshot of SMALL_NET with a short history, as the app saves one."""
-    from mnist_core.architecture import build_model
-    from mnist_core.live_state import EpochRecord, ProgressPoint, Snapshot
+    from mnist_core.model.architecture import build_model
     from mnist_core.settings import TrainSettings
     from mnist_core.snapshots import save_snapshot
+    from mnist_core.training.run_state import EpochRecord, ProgressPoint, RunView
 
     history = (EpochRecord(1, 1000, 2.0, 0.5, 0.8, 0.4, 0.85, 0.9, 0.91, 4),)
     progress = tuple(ProgressPoint(i * 100, i / 5, 2.0 / (i + 1), 0.01, i / 10, i * 0.2) for i in range(1, 6))
-    metrics = Snapshot(status="finished", examples_seen=1000, train_seconds=2.0, progress=progress, history=history)
+    metrics = RunView(status="finished", examples_seen=1000, train_seconds=2.0, progress=progress, history=history)
     return save_snapshot(build_model(SMALL_NET, 1), SMALL_NET, TrainSettings(preset="custom", seed=1), metrics)
 
 

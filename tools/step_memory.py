@@ -2,7 +2,7 @@
 
 Each measurement runs in a fresh process (TensorFlow's allocations and glibc's arenas carry over otherwise): the
 peak RSS during the first training step at a batch size, over the RSS just before it, sampled every millisecond,
-next to what mnist_core.budget estimates. tracemalloc does not see TensorFlow's C++ allocations; RSS does.
+next to what mnist_core.model.budget estimates. tracemalloc does not see TensorFlow's C++ allocations; RSS does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from mnist_core.architecture import PRESETS, LayerSpec
+from mnist_core.model.architecture import PRESETS, LayerSpec
 
 # A network near the 250,000-values-per-image limit (one wide conv), and one whose values sit in dense layers.
 WIDE: list[LayerSpec] = [
@@ -83,10 +83,10 @@ def measure_step(network: str, batch_size: int) -> dict:
 
     import numpy as np
 
-    from mnist_core.job import batches
-    from mnist_core.memory import map_large_blocks
+    from mnist_core.runtime.memory import map_large_blocks
     from mnist_core.settings import TrainSettings
-    from mnist_core.training_models import new_training_model
+    from mnist_core.training.engine import batches
+    from mnist_core.training.model_pool import new_training_model
 
     map_large_blocks()  # as the app's server does
     layers = NETWORKS[network]
@@ -113,10 +113,10 @@ def measure_models(network: str, count: int) -> dict:
 
     import numpy as np
 
-    from mnist_core.job import batches
-    from mnist_core.memory import map_large_blocks, release_free_memory
+    from mnist_core.runtime.memory import map_large_blocks, release_free_memory
     from mnist_core.settings import TrainSettings
-    from mnist_core.training_models import new_training_model
+    from mnist_core.training.engine import batches
+    from mnist_core.training.model_pool import new_training_model
 
     map_large_blocks()
     layers = NETWORKS[network]
@@ -149,7 +149,7 @@ def in_fresh_process(kind: str, network: str, number: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from mnist_core.budget import STEP_MEMORY_BUDGET_BYTES, model_memory_bytes, step_memory_bytes
+    from mnist_core.model.budget import STEP_MEMORY_BUDGET_BYTES, model_memory_bytes, step_memory_bytes
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--case", action="append", help="NETWORK:BATCH (repeatable); default: a fixed set")

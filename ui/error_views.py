@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from mnist_core.data import Mnist
-from mnist_core.evaluation import RANDOM, crop_study, evaluate
-from mnist_core.evaluation_charts import (
+from mnist_core.charts.evaluation import (
     accuracy_floor,
     confusion_frame,
     confusion_spec,
@@ -17,7 +15,9 @@ from mnist_core.evaluation_charts import (
     per_class_spec,
     selected_cell,
 )
-from mnist_core.render import enlarge
+from mnist_core.charts.stream import enlarge
+from mnist_core.data.mnist import Mnist
+from mnist_core.inspection.evaluation import RANDOM, crop_study, evaluate
 from ui.models import Answerer, answerer
 
 EVALUATION, STUDY = "inside_evaluation", "inside_crop_study"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from mnist_core.data import Mnist
-from mnist_core.inspect_render import (
+from mnist_core.charts.stream import enlarge
+from mnist_core.data.mnist import Mnist
+from mnist_core.inspection.pictures import (
     colour_scale_png,
     diverging_label,
     feature_maps_png,
@@ -17,7 +18,6 @@ from mnist_core.inspect_render import (
     saliency_png,
     sequential_label,
 )
-from mnist_core.render import enlarge
 from ui.models import answerer
 from ui.session import DRAWN_DIGIT
 

@@ -7,9 +7,9 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from mnist_core.architecture import MAX_PARAMETERS, ArchitectureError, LayerRow, LayerSpec, summarize
-from mnist_core.budget import check_step_memory
-from mnist_core.layer_table import COLUMNS, KINDS, layers_from_rows, table_rows
+from mnist_core.model.architecture import MAX_PARAMETERS, ArchitectureError, LayerRow, LayerSpec, summarize
+from mnist_core.model.budget import check_step_memory
+from mnist_core.model.layer_table import COLUMNS, KINDS, layers_from_rows, table_rows
 from mnist_core.settings import TrainSettings
 from ui.network import CUSTOM_LAYERS, apply_network, layers_for, network_choices, network_label
 from ui.table_edits import with_edits

@@ -24,7 +24,7 @@ from typing import Protocol
 import streamlit as st
 from streamlit.logger import get_logger
 
-from mnist_core.memory import release_free_memory
+from mnist_core.runtime.memory import release_free_memory
 from ui.streamlit_workarounds import current_session, session_closer, session_is_active, session_keys
 
 OWNER = "session_owner"
@@ -37,7 +37,7 @@ _log = get_logger(__name__)
 
 
 class Work(Protocol):
-    """What the owner needs of a TrainingJob or a Race (mnist_core.background.BackgroundWork)."""
+    """What the owner needs of a TrainingJob or a Race (mnist_core.training.run.BackgroundRun)."""
 
     def stop(self) -> None: ...
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from mnist_core.architecture import PRESETS
+from mnist_core.model.architecture import PRESETS
 from ui.session import current_job, inference_model
 
 DRAWING = "snapshot_for_drawing"  # the LoadedSnapshot chosen with "Use for drawing" (ui/snapshots.py)
@@ -18,7 +18,7 @@ DRAWING = "snapshot_for_drawing"  # the LoadedSnapshot chosen with "Use for draw
 
 @dataclass(frozen=True)
 class Answerer:
-    model: object  # mnist_core.inference.InferenceModel
+    model: object  # mnist_core.model.inference.InferenceModel
     description: str
     own: bool  # not the bundled one: the session's job (it may still be training) or a snapshot it loaded
     training: bool
@@ -27,7 +27,7 @@ class Answerer:
 
 @st.cache_resource(show_spinner="Loading the pretrained network…")
 def _pretrained():
-    from mnist_core.pretrained import load_pretrained
+    from mnist_core.snapshots.pretrained import load_pretrained
 
     return load_pretrained()
 
@@ -35,7 +35,7 @@ def _pretrained():
 def answerer() -> Answerer:
     """The network to predict with now, and a sentence saying which it is and how good it is."""
     job = current_job()
-    snap = job.state.snapshot() if job is not None else None
+    snap = job.view() if job is not None else None
     if snap is not None and snap.weights_version > 0:
         last = snap.last_epoch
         quality = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.architecture import PRESET_LABELS, PRESETS, LayerSpec, parameter_count
+from mnist_core.model.architecture import PRESET_LABELS, PRESETS, LayerSpec, parameter_count
 from mnist_core.settings import TrainSettings
 
 CUSTOM = "custom"

@@ -32,7 +32,7 @@ from typing import Any
 
 import streamlit as st
 
-from mnist_core.architecture import PRESET_LABELS, PRESETS
+from mnist_core.model.architecture import PRESET_LABELS, PRESETS
 from mnist_core.settings import (
     FIELDS,
     OPTIMIZER_FIELDS,

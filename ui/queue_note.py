@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.slots import JobSlots
+from mnist_core.runtime.queue import JobQueue
 
 
 def ordinal(n: int) -> str:
@@ -26,7 +26,7 @@ def show_queued(position: int, limit: int, seconds: float, note: str) -> None:
     st.caption(note)
 
 
-def limit_note(slots: JobSlots) -> None:
+def limit_note(slots: JobQueue) -> None:
     """Say so when the configured limit (MNIST_LIVE_MAX_JOBS) was unusable and the default applies."""
     if slots.limit_note:
         st.warning(slots.limit_note, icon=":material/settings_alert:")

@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from mnist_core.architecture import LayerSpec
-from mnist_core.data import ENV_VAR, DatasetError, Mnist, is_loaded, load_mnist
-from mnist_core.download import DownloadError, ensure_mnist
-from mnist_core.export import history_csv
+from mnist_core.data.download import DownloadError, ensure_mnist
+from mnist_core.data.mnist import ENV_VAR, DatasetError, Mnist, is_loaded, load_mnist
+from mnist_core.model.architecture import LayerSpec
 from mnist_core.settings import TrainSettings
+from mnist_core.training.export import history_csv
 from ui.lifecycle import OWNER, session_owner
 
 JOB = "job"
@@ -66,7 +66,7 @@ def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec], **o
 
     `options` go to TrainingJob (e.g. the weights and history of a loaded snapshot to continue from).
     """
-    from mnist_core.job import TrainingJob  # imports TensorFlow: only once someone trains
+    from mnist_core.training.job import TrainingJob  # imports TensorFlow: only once someone trains
 
     stop_job()
     job = TrainingJob(settings, data, layers, **options)
@@ -90,7 +90,7 @@ def stop_job() -> None:
 
 def inference_model(job):
     """The session's inference copy of `job`'s network, synced to its latest published weights."""
-    from mnist_core.inference import InferenceModel
+    from mnist_core.model.inference import InferenceModel
 
     held = st.session_state.get(INFERENCE)
     if held is None or held[0] is not job:
@@ -118,7 +118,7 @@ def model_file(job) -> Callable[[], bytes]:
     ref = weakref.ref(job)
 
     def data() -> bytes:
-        from mnist_core.inference import InferenceModel
+        from mnist_core.model.inference import InferenceModel
 
         held = _held(ref)
         model = InferenceModel.for_layers(held.layers, held.settings.seed)
@@ -131,4 +131,4 @@ def model_file(job) -> Callable[[], bytes]:
 def metrics_file(job) -> Callable[[], str]:
     """A download callable: `job`'s metrics as CSV."""
     ref = weakref.ref(job)
-    return lambda: history_csv(_held(ref).state.snapshot())
+    return lambda: history_csv(_held(ref).view())

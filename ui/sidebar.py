@@ -6,7 +6,7 @@ from functools import partial
 
 import streamlit as st
 
-from mnist_core.budget import check_step_memory
+from mnist_core.model.budget import check_step_memory
 from mnist_core.settings import FIELDS, OPTIMIZERS, RUN_FIELDS, SettingsError, TrainSettings, validate_settings
 from ui.network import PRESET_KEY, network_choices, network_label
 from ui.query_settings import initial_values, mirror_to_link

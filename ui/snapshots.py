@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from mnist_core.data import Mnist
+from mnist_core.data.mnist import Mnist
 from mnist_core.settings import RUN_FIELDS, TrainSettings
 from ui.models import DRAWING
 from ui.network import CUSTOM, apply_network
@@ -18,8 +18,8 @@ from ui.query_settings import widget_state
 from ui.session import current_job, dataset, start_job, stop_job
 
 if TYPE_CHECKING:
-    from mnist_core.job import TrainingJob
     from mnist_core.snapshots import LoadedSnapshot
+    from mnist_core.training.job import TrainingJob
 
 PANEL = "snapshot_panel"  # the expander's widget state
 PANEL_OPEN = "snapshot_panel_open"  # its last state, kept: Streamlit drops the widget's at a switch of page
@@ -60,7 +60,7 @@ def _remember_panel() -> None:
 
 
 def _save_button(job: TrainingJob | None) -> None:
-    ready = job is not None and job.state.snapshot().weights_version > 0
+    ready = job is not None and job.view().weights_version > 0
     if ready:
         from mnist_core.snapshots import snapshot_filename
 
@@ -85,8 +85,8 @@ def _snapshot_bytes(job: TrainingJob) -> bytes:
     """The snapshot file of `job` now (runs outside the script thread: no st.* here)."""
     from mnist_core.snapshots import save_snapshot
 
-    _, weights = job.state.weights()
-    return save_snapshot(weights, job.layers, job.settings, job.state.snapshot())
+    _, weights = job.weights()
+    return save_snapshot(weights, job.layers, job.settings, job.view())
 
 
 def _load() -> None:
@@ -170,7 +170,7 @@ def _continue(loaded: LoadedSnapshot, data: Mnist) -> None:
     st.session_state.update(widget_state(_setting_values(settings)))  # so the Train page sees no changes to apply
     st.session_state.pop(DRAWING, None)  # the snapshot lives on in the job
     st.session_state.pop(CONFIRM, None)
-    start_job(settings, data, loaded.layers, initial_weights=loaded.weights, history=loaded.as_snapshot())
+    start_job(settings, data, loaded.layers, initial_weights=loaded.weights, history=loaded.as_run_view())
     st.session_state[_GO_TRAIN] = True
     st.toast("Training goes on from the snapshot.", icon=":material/model_training:")
 

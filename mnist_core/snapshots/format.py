@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from mnist_core.architecture import (
+from mnist_core.model.architecture import (
     LayerSpec,
 )
-from mnist_core.inference import InferenceModel
-from mnist_core.live_state import EpochRecord, ProgressPoint, Snapshot
+from mnist_core.model.inference import InferenceModel
 from mnist_core.settings import TrainSettings
+from mnist_core.training.run_state import EpochRecord, ProgressPoint, RunView
 
 FORMAT = "mnist-live-snapshot"
 FORMAT_VERSION = 1
@@ -69,10 +69,10 @@ class LoadedSnapshot:
     app_version: str
     description: str  # one line for the page, built from validated values only
 
-    def as_snapshot(self) -> Snapshot:
-        """The metrics as a final live_state.Snapshot, for the charts and tables that draw a job's metrics."""
+    def as_run_view(self) -> RunView:
+        """The metrics as a final run_state.RunView, for the charts and tables that draw a job's metrics."""
         last = self.epochs[-1].epoch if self.epochs else 0
-        return Snapshot(
+        return RunView(
             status="stopped",
             message="Loaded from a snapshot",
             epoch=last,

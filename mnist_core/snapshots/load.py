@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mnist_core.architecture import (
+from mnist_core.model.architecture import (
     MAX_PARAMETERS,
     PRESET_LABELS,
     LayerSpec,
     build_model,
     parameter_count,
 )
-from mnist_core.inference import InferenceModel
-from mnist_core.live_state import EpochRecord
+from mnist_core.model.inference import InferenceModel
 from mnist_core.settings import TrainSettings
 from mnist_core.snapshots.format import (
     MANIFEST,
@@ -40,6 +39,7 @@ from mnist_core.snapshots.manifest import (
 )
 from mnist_core.snapshots.model_file import model_weights
 from mnist_core.snapshots.zip_members import read_members
+from mnist_core.training.run_state import EpochRecord
 
 
 def _describe(

@@ -11,13 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from mnist_core.architecture import (
+from mnist_core.model.architecture import (
     PRESETS,
     ArchitectureError,
     LayerSpec,
     validate_layers,
 )
-from mnist_core.live_state import MAX_PROGRESS_POINTS, EpochRecord, ProgressPoint
 from mnist_core.settings import OPTIMIZERS, SettingsError, TrainSettings, validate_settings
 from mnist_core.snapshots.format import (
     CREATED_YEARS,
@@ -37,6 +36,7 @@ from mnist_core.snapshots.format import (
     quote_value,
 )
 from mnist_core.snapshots.save import thin
+from mnist_core.training.run_state import MAX_PROGRESS_POINTS, EpochRecord, ProgressPoint
 
 
 def parse_json(raw: bytes, label: str) -> Any:

@@ -14,7 +14,7 @@ import h5py
 import keras
 import numpy as np
 
-from mnist_core.crop import INPUT_SIZE, RandomCrop2D
+from mnist_core.model.crop import INPUT_SIZE, RandomCrop2D
 from mnist_core.snapshots.format import (
     KERAS_MEMBERS,
     MANIFEST,

@@ -16,22 +16,22 @@ from typing import Any
 import keras
 import numpy as np
 
-from mnist_core.architecture import (
+from mnist_core.model.architecture import (
     LayerSpec,
     build_model,
 )
-from mnist_core.live_state import MAX_PROGRESS_POINTS, Snapshot
 from mnist_core.settings import TrainSettings
 from mnist_core.snapshots.format import APP, FORMAT, FORMAT_VERSION, MANIFEST, MODEL, SUFFIX
+from mnist_core.training.run_state import MAX_PROGRESS_POINTS, RunView
 
 
 def save_snapshot(
     model: keras.Model | Sequence[np.ndarray],
     layers: list[LayerSpec],
     settings: TrainSettings,
-    metrics: Snapshot | None,
+    metrics: RunView | None,
 ) -> bytes:
-    """The snapshot file for a network (a model, or its weights as from LiveState.weights()) and its history."""
+    """The snapshot file for a network (a model, or its weights as from RunState.weights()) and its history."""
     fresh = build_model(layers, settings.seed)  # validates the layers, parameter limit included
     weights = model.get_weights() if isinstance(model, keras.Model) else list(model)
     expected = [tuple(w.shape) for w in fresh.get_weights()]
@@ -68,7 +68,7 @@ def snapshot_filename(settings: TrainSettings, when: datetime | None = None) -> 
     return f"mnist-live-{settings.preset}-{stamp}{SUFFIX}"
 
 
-def _metrics_dict(metrics: Snapshot | None) -> dict[str, Any]:
+def _metrics_dict(metrics: RunView | None) -> dict[str, Any]:
     if metrics is None:
         return {"examples_seen": 0, "train_seconds": 0.0, "epochs": [], "progress": []}
     # A non-finite value can only come from a diverging moment; JSON cannot hold it and loading refuses it.

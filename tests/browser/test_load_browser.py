@@ -3,8 +3,8 @@ meanwhile, then every tab closes and the server lets go of their work."""
 
 import pytest
 
-from tests.bench_load import run
 from tests.browser.conftest import SCREENSHOTS
+from tools.bench_load import run
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 

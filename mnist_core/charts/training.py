@@ -1,0 +1,138 @@
+"""Altair charts of a training run's metrics against examples seen.
+
+The page redraws these every second while a job trains. Altair's validation of a spec with its data
+costs ~75 ms of GIL-holding Python per chart, which slows the training thread in the same process, so
+each spec is built once with Altair (without data) and the page passes the data frame next to it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import altair as alt
+import pandas as pd
+
+from mnist_core.training.run_state import RunView
+
+HEIGHT = 320
+MAX_DRAWN_POINTS = 300  # per live series: enough for a smooth line, cheap to redraw each second
+LOSS_SERIES = ("training loss (smoothed)", "L2 decay loss", "validation loss")
+_LOSS_FIELDS = {"loss": LOSS_SERIES[0], "l2_loss": LOSS_SERIES[1]}, {"validation_loss": LOSS_SERIES[2]}
+
+
+def accuracy_series(crops: int) -> tuple[str, ...]:
+    return ("training (smoothed)", "validation", f"test, {crops}-crop average", "test, centre crop")
+
+
+def loss_frame(snap: RunView) -> pd.DataFrame:
+    return _long(snap, *_LOSS_FIELDS)
+
+
+def accuracy_frame(snap: RunView) -> pd.DataFrame:
+    names = accuracy_series(chart_crops(snap))
+    live = {"train_accuracy": names[0]}
+    per_epoch = {"validation_accuracy": names[1], "test_accuracy_crops": names[2], "test_accuracy_center": names[3]}
+    return _long(snap, live, per_epoch)
+
+
+@cache
+def loss_spec() -> dict:
+    """Vega-Lite spec (no data) of the loss chart."""
+    return _spec("Loss", "loss", ".4f", LOSS_SERIES, LOSS_SERIES[2:])
+
+
+@cache
+def accuracy_spec(crops: int) -> dict:
+    """Vega-Lite spec (no data) of the accuracy chart."""
+    names = accuracy_series(crops)
+    return _spec("Accuracy", "accuracy", ".2%", names, names[1:])
+
+
+def loss_chart(snap: RunView) -> alt.LayerChart:
+    """The loss chart with its data, as one Altair object (for notebooks and tests)."""
+    return _chart("Loss", "loss", ".4f", LOSS_SERIES, LOSS_SERIES[2:], loss_frame(snap))
+
+
+def accuracy_chart(snap: RunView) -> alt.LayerChart:
+    names = accuracy_series(chart_crops(snap))
+    return _chart("Accuracy", "accuracy", ".2%", names, names[1:], accuracy_frame(snap))
+
+
+def chart_crops(snap: RunView) -> int:
+    """The k of the latest evaluation (it names a series of the accuracy chart)."""
+    return snap.last_epoch.crops if snap.last_epoch else 4
+
+
+def _long(snap: RunView, live: dict[str, str], per_epoch: dict[str, str]) -> pd.DataFrame:
+    """Long-form rows (examples_seen, series, value, epoch) from progress points and epoch records."""
+    step = max(1, -(-len(snap.progress) // MAX_DRAWN_POINTS))
+    points = list(snap.progress[::step])
+    if snap.progress and points[-1] is not snap.progress[-1]:
+        points.append(snap.progress[-1])  # always draw up to the newest point
+    rows = [(p.examples_seen, name, getattr(p, field), p.epoch) for p in points for field, name in live.items()]
+    for r in snap.history:
+        rows += [(r.examples_seen, name, getattr(r, field), float(r.epoch)) for field, name in per_epoch.items()]
+    return pd.DataFrame(rows, columns=["examples_seen", "series", "value", "epoch"])
+
+
+def spec_without_data(chart: alt.TopLevelMixin) -> dict:
+    """The chart's Vega-Lite spec with its (empty) data removed: the page passes a frame beside it."""
+    spec = chart.to_dict()
+    spec.pop("data", None)
+    spec.pop("datasets", None)
+    return spec
+
+
+def _spec(title: str, y_title: str, fmt: str, order: tuple[str, ...], marked: tuple[str, ...]) -> dict:
+    return spec_without_data(_chart(title, y_title, fmt, order, marked, pd.DataFrame()))
+
+
+def _chart(
+    title: str, y_title: str, fmt: str, order: tuple[str, ...], marked: tuple[str, ...], frame: pd.DataFrame
+) -> alt.LayerChart:
+    """One line per series; `marked` series (one value per epoch) also get a dot per value."""
+    legend = alt.Legend(orient="bottom", columns=2)
+    color = alt.Color("series:N", title=None, sort=list(order), scale=alt.Scale(domain=list(order)), legend=legend)
+    tooltip = [
+        alt.Tooltip("series:N", title="series"),
+        alt.Tooltip("value:Q", title=y_title, format=fmt),
+        alt.Tooltip("examples_seen:Q", title="examples seen", format=","),
+        alt.Tooltip("epoch:Q", title="epoch", format=".2f"),
+    ]
+    x = alt.X("examples_seen:Q", title="examples seen", axis=alt.Axis(format="~s"))
+    y = alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False))
+    base = alt.Chart(frame).encode(x=x, y=y, color=color, tooltip=tooltip)
+    dots = base.mark_point(filled=True, size=45).transform_filter(alt.FieldOneOfPredicate("series", list(marked)))
+    return (base.mark_line(interpolate="monotone") + dots).properties(title=title, height=HEIGHT)
+
+
+def probability_frame(probabilities) -> pd.DataFrame:
+    """One row per class with its averaged probability; the winner flagged for highlighting."""
+    winner = int(max(range(10), key=lambda c: probabilities[c]))
+    return pd.DataFrame(
+        {
+            "digit": [str(c) for c in range(10)],
+            "probability": [float(p) for p in probabilities],
+            "pick": ["prediction" if c == winner else "other" for c in range(10)],
+        }
+    )
+
+
+@cache
+def probability_spec(crops: int) -> dict:
+    """Vega-Lite spec (no data) of the averaged class probabilities as bars, the winner highlighted."""
+    colour = alt.Color(
+        "pick:N", scale=alt.Scale(domain=["prediction", "other"], range=["#2e9e4f", "#9aa5b1"]), legend=None
+    )
+    chart = (
+        alt.Chart(pd.DataFrame())
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:N", title="digit", sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("probability:Q", title=f"average of {crops} crops", scale=alt.Scale(domain=[0, 1])),
+            color=colour,
+            tooltip=[alt.Tooltip("digit:N"), alt.Tooltip("probability:Q", format=".1%")],
+        )
+        .properties(height=200)
+    )
+    return spec_without_data(chart)

@@ -1,0 +1,4 @@
+"""Looking inside a network: activations, saliency, filters, and its answers on the test set with their pictures.
+
+NumPy and Pillow around a model's direct calls. May import `data` and `model`.
+"""

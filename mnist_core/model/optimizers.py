@@ -1,0 +1,81 @@
+"""Keras optimizers from OptimizerSettings, with learning rate and momentum changeable between batches."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from mnist_core.runtime.keras_workarounds import without_replica_sum
+from mnist_core.settings import OptimizerSettings
+
+
+@keras.saving.register_keras_serializable(package="mnist_live")
+class LiveMomentumSGD(keras.optimizers.SGD):
+    """SGD whose momentum is a variable, so a running job can change it without retracing.
+
+    Keras's SGD reads momentum as a Python float at trace time; this one reads a variable.
+    """
+
+    def __init__(self, *args, live_momentum: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.live_momentum = live_momentum or self.momentum != 0
+
+    def build(self, variables):
+        if self.built:
+            return
+        super(keras.optimizers.SGD, self).build(variables)  # skip SGD.build: it decides slots by momentum != 0
+        self.momentums = self.add_optimizer_variables(variables, "momentum") if self.live_momentum else []
+        self.momentum_variable = self.add_variable(
+            (), initializer=keras.initializers.Constant(self.momentum), name="live_momentum"
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "live_momentum": self.live_momentum}
+
+    def update_step(self, gradient, variable, learning_rate):
+        if not self.momentums:
+            return super().update_step(gradient, variable, learning_rate)
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        momentum = ops.cast(self.momentum_variable, variable.dtype)
+        m = self.momentums[self._get_variable_index(variable)]
+        self.assign(m, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
+        if self.nesterov:
+            step = ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate))
+            self.assign_add(variable, step)
+        else:
+            self.assign_add(variable, m)
+
+
+def build_optimizer(settings: OptimizerSettings, averaging: float = 0.0) -> keras.optimizers.Optimizer:
+    """A fresh Keras optimizer for the (already validated) settings, averaging weights when averaging > 0."""
+    return without_replica_sum(_keras_optimizer(settings, averaging))
+
+
+def _keras_optimizer(settings: OptimizerSettings, averaging: float) -> keras.optimizers.Optimizer:
+    p = settings.params
+    name = settings.name
+    # ema_overwrite_frequency=None: the job writes the average back after each epoch.
+    common = {"learning_rate": p["learning_rate"], "use_ema": averaging > 0, "ema_momentum": averaging or 0.99}
+    if name == "adadelta":
+        return keras.optimizers.Adadelta(rho=p["rho"], epsilon=p["epsilon"], **common)
+    if name in ("sgd", "momentum", "nesterov"):
+        momentum = p.get("momentum", 0.0)
+        return LiveMomentumSGD(momentum=momentum, nesterov=name == "nesterov", live_momentum=name != "sgd", **common)
+    if name == "adagrad":
+        return keras.optimizers.Adagrad(epsilon=p["epsilon"], **common)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(rho=p["rho"], epsilon=p["epsilon"], **common)
+    if name == "adam":
+        return keras.optimizers.Adam(beta_1=p["beta_1"], beta_2=p["beta_2"], epsilon=p["epsilon"], **common)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def set_live_params(optimizer: keras.optimizers.Optimizer, params: dict[str, float]) -> None:
+    """Apply learning rate and momentum (where the optimizer has a live one) before the next batch."""
+    if "learning_rate" in params:
+        optimizer.learning_rate.assign(params["learning_rate"])
+    if "momentum" in params and isinstance(optimizer, LiveMomentumSGD):
+        optimizer.momentum = params["momentum"]  # read by build() if the first batch has not run yet
+        if optimizer.built:
+            optimizer.momentum_variable.assign(params["momentum"])

@@ -1,0 +1,70 @@
+"""Crop-averaged prediction: average the softmax of k 24x24 crops, by a direct (not model.predict) call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnist_core.model.architecture import core_of
+from mnist_core.model.crop import CENTER_OFFSET, CROP_SIZE, crops_at, grid_offsets, random_offsets
+
+# Crops per forward call. TensorFlow keeps working buffers sized for the largest batch it has run, for the life
+# of the process: after an evaluation of the test set, 296 MB stayed allocated with chunks of 4,096 crops, 72 MB
+# with 1,024 and 34 MB with 512, which evaluated as fast (1.1-1.3 s for 15,000 centre crops and 40,000 crops).
+CHUNK = 512
+
+
+@dataclass(frozen=True)
+class CropPrediction:
+    probabilities: np.ndarray  # (N, 10), the average over crops
+    per_crop: np.ndarray  # (N, k, 10)
+    offsets: np.ndarray  # (N, k, 2) (row, col) of each crop
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+
+class CropPredictor:
+    """Runs a model's core on crops of 28x28 uint8 images. Use from one thread at a time."""
+
+    def __init__(self, model: keras.Model):
+        core = core_of(model)
+        spec = tf.TensorSpec((None, CROP_SIZE, CROP_SIZE, 1), tf.float32)
+        # model.predict costs ~60 ms of overhead per call; a traced direct call costs well under 1 ms.
+        self._forward = tf.function(lambda x: core(x, training=False), input_signature=[spec])
+
+    def forward(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities (M, 10) for crops (M, 24, 24) of pixel values 0..255."""
+        out = []
+        for start in range(0, len(crops), CHUNK):
+            batch = np.asarray(crops[start : start + CHUNK], dtype=np.float32)[..., None]
+            out.append(self._forward(tf.constant(batch)).numpy())
+        return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
+
+    def predict(self, images: np.ndarray, k: int = 4, seed: int | None = None, grid: bool = False) -> CropPrediction:
+        """Average the softmax over k crops of each image (random with `seed`, or a fixed grid)."""
+        images = np.asarray(images)
+        if images.ndim == 2:
+            images = images[None]
+        n = len(images)
+        offsets = grid_offsets(n, k) if grid else random_offsets(n, k, np.random.default_rng(seed))
+        per_crop = self.forward(crops_at(images, offsets).reshape(n * k, CROP_SIZE, CROP_SIZE)).reshape(n, k, 10)
+        return CropPrediction(per_crop.mean(axis=1), per_crop, offsets)
+
+    def predict_center(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 10) from the centre crop alone."""
+        c = CENTER_OFFSET
+        return self.forward(np.asarray(images)[:, c : c + CROP_SIZE, c : c + CROP_SIZE])
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float((probabilities.argmax(axis=1) == labels).mean())
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    picked = probabilities[np.arange(len(labels)), labels]
+    return float(-np.log(np.clip(picked, 1e-7, 1.0)).mean())

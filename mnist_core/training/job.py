@@ -1,0 +1,215 @@
+"""A training job: Keras training of one session's model in a background thread, steered through RunState."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from mnist_core.data.mnist import Mnist
+from mnist_core.model.architecture import PRESETS, ArchitectureError, LayerSpec, build_model
+from mnist_core.model.budget import check_step_memory
+from mnist_core.model.predict import accuracy, cross_entropy
+from mnist_core.runtime.queue import JobQueue
+from mnist_core.settings import LIVE_PER_BATCH, LIVE_PER_EPOCH, TrainSettings
+from mnist_core.training.engine import Engine, StartPoint
+from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
+from mnist_core.training.run import BackgroundRun
+from mnist_core.training.run_state import EpochRecord, RunState, RunView
+
+RESET_FIELDS = ("optimizer", "preset", "seed", "averaging")  # a running job cannot take these
+
+
+@dataclass
+class ChangeReport:
+    """What a settings change does to a running job."""
+
+    applied: list[str] = field(default_factory=list)  # fields the job takes on the fly
+    needs_reset: list[str] = field(default_factory=list)  # fields that only a new job can use
+
+
+class TrainingJob(BackgroundRun):
+    """Trains a model for `settings` on `data` in a daemon thread; never touches streamlit.
+
+    A fresh model by default; with `initial_weights` (as from build_model(layers, seed).get_weights(), e.g. a
+    loaded snapshot's) it continues from those. Only the weights carry over: the optimizer's state (Adadelta's
+    and Adam's running averages, momentum, the weight average) starts fresh. With `history` (the earlier run's
+    metrics) the epochs, examples seen, training time and charts go on from where that run stopped, and this
+    job trains `settings.epochs` more epochs.
+
+    The thread takes a slot of `queue` (the process-wide job queue by default) and waits, status "queued", until it can.
+    Its compiled model comes from `pool` (the process-wide one by default) when an ended job left one there for
+    the same network and optimizer, and goes back there when this job ends (ModelPool(0) keeps none).
+    """
+
+    def __init__(
+        self,
+        settings: TrainSettings,
+        data: Mnist,
+        layers: list[LayerSpec] | None = None,
+        *,
+        queue: JobQueue | None = None,
+        pool: ModelPool | None = None,
+        initial_weights: Sequence[np.ndarray] | None = None,
+        history: RunView | None = None,
+    ):
+        self.settings = settings
+        self.layers = layers if layers is not None else PRESETS[settings.preset]
+        self.data = data
+        self.initial_weights = list(initial_weights) if initial_weights is not None else None
+        self.start_point = StartPoint.of(history)
+        self.state = RunState(**self.start_point.totals(settings.epochs, len(data.train)), past=history)
+        self._pool = pool if pool is not None else get_pool()
+        self._training: TrainingModel | None = None
+        self._final_weights: list[np.ndarray] | None = None
+        self._final_model: keras.Model | None = None
+        super().__init__("mnist-live-training", queue)
+
+    def start(self) -> None:
+        """Queue for a slot and train; a step over the memory budget ends the job at once, with its message."""
+        try:
+            problem = check_step_memory(self.layers, self.settings.batch_size)  # before queueing or building
+        except ArchitectureError:
+            problem = None  # the thread reports it, as any network that cannot be built
+        if problem:
+            self.state.set_status("error", problem)
+            return
+        super().start()
+
+    @property
+    def model(self) -> keras.Model | None:
+        """The network being trained; once the job has ended (read it after join), a copy of its final weights.
+
+        The pages use the published weights (RunState) instead: the trained model itself goes back to the pool.
+        """
+        held = self._training
+        if held is not None:
+            return held.model
+        if self._final_model is None and self._final_weights is not None:
+            self._final_model = build_model(self.layers, self.settings.seed)
+            self._final_model.set_weights(self._final_weights)
+        return self._final_model
+
+    def change(self, new: TrainSettings) -> ChangeReport:
+        """Queue the live-changeable differences from the current settings; report the rest."""
+        report = ChangeReport()
+        old = self.settings
+        report.needs_reset = [n for n in RESET_FIELDS if _field(new, n) != _field(old, n)]
+        live = {}
+        for key, value in new.optimizer.params.items():
+            if new.optimizer.name != old.optimizer.name or value == old.optimizer.params.get(key):
+                continue
+            if key in LIVE_PER_BATCH:
+                live[key] = value
+            else:
+                report.needs_reset.append(key)
+        for key in (*LIVE_PER_EPOCH, "epochs", "crops"):
+            if getattr(new, key) != getattr(old, key):
+                live[key] = getattr(new, key)
+        if "batch_size" in live and check_step_memory(self.layers, live["batch_size"]):
+            del live["batch_size"]  # over the memory budget: the sidebar says so and keeps it from the job
+        if live:
+            self.state.queue_changes(live)
+            report.applied = sorted(live)
+            params = {**old.optimizer.params, **{k: v for k, v in live.items() if k in LIVE_PER_BATCH}}
+            self.settings = old.with_(
+                optimizer=type(old.optimizer)(old.optimizer.name, params),
+                **{k: v for k, v in live.items() if k not in LIVE_PER_BATCH},
+            )
+        return report
+
+    # --- the training thread ---
+    def _run(self) -> None:
+        state = self.state
+        try:
+            state.set_status("starting", "Building the network")
+            self._training = training_model(self.layers, self.settings, self.initial_weights, self._pool)
+            self._train(self._training)
+        except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
+            state.set_status("error", f"Training failed: {type(exc).__name__}: {exc}")
+            self._hand_back(keep=False)  # whatever failed may have left the model unusable
+        else:
+            self._hand_back(keep=True)
+
+    def _hand_back(self, keep: bool) -> None:
+        """Keep the final weights for `model`; the compiled model goes back to the pool if `keep`."""
+        held = self._training
+        if held is None:
+            return
+        self._final_weights = held.model.get_weights()
+        self._training = None
+        if keep:
+            self._pool.give_back(held)
+
+    def _engine(self, held: TrainingModel) -> Engine:
+        settings = self.settings
+        return Engine(
+            held,
+            self.state,
+            batch_size=settings.batch_size,
+            weight_decay=settings.weight_decay,
+            examples_per_epoch=len(self.data.train),
+            start=self.start_point,
+            stream=self.data.test,
+            crops=settings.crops,
+            seed=settings.seed,
+            label=settings.optimizer.label,
+        )
+
+    def _train(self, held: TrainingModel) -> None:
+        state, data = self.state, self.data
+        engine = self._engine(held)
+        self.epochs = self.settings.epochs
+        engine.publish()
+        state.set_status("running", "Training")
+        while engine.epoch < self.epochs and not state.stop_requested:
+            self._apply_epoch_changes(engine)
+            # Seeded by the overall epoch: a continued run does not replay the order of the run it continues.
+            overall = self.start_point.epoch + engine.epoch
+            order = np.random.default_rng([self.settings.seed, overall]).permutation(len(data.train))
+            engine.fit(data.train.x[order], data.train.y[order])
+            if engine.diverged:
+                return
+            self._evaluate(engine)
+            engine.epoch += 1
+        stopped = state.stop_requested or engine.epoch < self.epochs
+        done = f"{'Stopped' if stopped else 'Finished'} after {engine.epoch} epochs"
+        if self.start_point.epoch or self.start_point.examples_seen:
+            done += f", continuing a run of {self.start_point.examples_seen:,} examples"
+        state.set_status("stopped" if stopped else "finished", done)
+
+    def _apply_epoch_changes(self, engine: Engine) -> None:
+        changes = self.state.take_changes((*LIVE_PER_EPOCH, "epochs", "crops"))
+        engine.set_decay(changes.get("weight_decay", engine.weight_decay), changes.get("batch_size", engine.batch_size))
+        self.epochs = changes.get("epochs", self.epochs)
+        engine.crops = changes.get("crops", engine.crops)
+        self.state.update(**self.start_point.totals(self.epochs, len(self.data.train)))
+
+    def _evaluate(self, engine: Engine) -> None:
+        """The epoch's record, on the averaged weights (fit wrote them back at its end)."""
+        engine.publish()
+        data, predictor, start = self.data, engine.predictor, self.start_point
+        val = predictor.predict_center(data.validation.x)
+        center = predictor.predict_center(data.test.x)
+        crops = predictor.predict(data.test.x, engine.crops, seed=self.settings.seed).probabilities
+        self.state.add_epoch(
+            EpochRecord(
+                epoch=start.epoch + engine.epoch + 1,
+                examples_seen=start.examples_seen + engine.examples,
+                train_seconds=start.train_seconds + engine.train_seconds,
+                train_loss=engine.last_logs["loss"],
+                train_accuracy=engine.last_logs["accuracy"],
+                validation_loss=cross_entropy(val, data.validation.y),
+                validation_accuracy=accuracy(val, data.validation.y),
+                test_accuracy_center=accuracy(center, data.test.y),
+                test_accuracy_crops=accuracy(crops, data.test.y),
+                crops=engine.crops,
+            )
+        )
+        self.state.update(epoch=start.epoch + engine.epoch + 1)
+
+
+def _field(settings: TrainSettings, name: str):
+    return settings.optimizer.name if name == "optimizer" else getattr(settings, name)

@@ -1,0 +1,260 @@
+"""A fair optimizer race (ConvNetJS's trainer comparison): several optimizers train the same net side by side.
+
+Fairness: every contestant starts from the same initial weights, sees the same examples in the same order
+(one permutation per pass from the seed) and, when batch sizes are equal, the same crops (see `Race`).
+Only the optimizer, its batch size, its weight decay and its weight averaging differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from mnist_core.data.mnist import Mnist
+from mnist_core.model.architecture import PRESETS, LayerSpec
+from mnist_core.model.predict import accuracy
+from mnist_core.runtime.keras_workarounds import seed_states
+from mnist_core.runtime.queue import JobQueue
+from mnist_core.settings import TrainSettings
+from mnist_core.training.contestants import Contestant, check_race
+from mnist_core.training.engine import Engine
+from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
+from mnist_core.training.race_results import TEST_SUBSET, ContestantResult, RacePoint, result_of
+from mnist_core.training.run import BackgroundRun
+from mnist_core.training.run_state import RunState
+
+EVAL_EVERY = 5_000
+CONTESTANT_FINAL = ("finished", "stopped", "diverged")
+
+
+# --- the view of a race: its own state and every contestant's ---
+
+
+@dataclass(frozen=True)
+class RaceView:
+    status: str
+    message: str
+    budget_examples: int
+    elapsed_seconds: float
+    statuses: dict[str, str]
+    points: dict[str, tuple[RacePoint, ...]]
+    queue_position: int = 0  # n > 0: n-th in line for a training slot (status "queued"); 0: holding one
+
+
+class ContestantRun:
+    """One contestant: a run of the training engine with its own state, steered by the race's state."""
+
+    def __init__(self, contestant: Contestant, budget_examples: int):
+        self.contestant = contestant
+        self.state = RunState(epochs=0, total_examples=budget_examples)
+        self.state.set_status("waiting")
+        self.engine: Engine | None = None
+
+    @property
+    def examples(self) -> int:
+        return self.engine.examples if self.engine is not None else 0
+
+    @property
+    def model(self) -> keras.Model:
+        return self.engine.keras_model
+
+    @property
+    def status(self) -> str:
+        return self.state.view().status
+
+    @property
+    def active(self) -> bool:
+        return self.status not in CONTESTANT_FINAL
+
+    def settings(self, seed: int, crops: int) -> TrainSettings:
+        """The contestant as a job's settings: what the model pool and the engine are given."""
+        c = self.contestant
+        return TrainSettings(c.optimizer, c.batch_size, c.weight_decay, crops=crops, seed=seed, averaging=c.averaging)
+
+
+# --- the race ---
+
+
+class Race(BackgroundRun):
+    """Trains every contestant in one daemon thread, in interleaved chunks; never touches streamlit.
+
+    Each contestant is a run of the same engine as a training job, with a compiled model from the model pool.
+    Each chunk, every running contestant trains until it has seen `eval_every_examples` more examples
+    (rounded up to whole batches), then all are evaluated, so the curves grow side by side.
+
+    Crops: each model's crop layer gets the same seed state, so its SeedGenerator draws the same offsets for the
+    n-th batch in every model. Contestants with equal batch sizes therefore see identical crops; with different
+    batch sizes the examples and their order are still identical but the crops differ (one draw per batch).
+
+    The whole race takes one slot of `queue` (the process-wide job queue by default): its contestants train in
+    turn, never at once, so they need no more. `state` is the race's own (status, pause, stop); each contestant
+    has its own.
+    """
+
+    def __init__(
+        self,
+        contestants: list[Contestant],
+        data: Mnist,
+        layers: list[LayerSpec] | None = None,
+        seed: int = 0,
+        budget_examples: int | None = None,
+        eval_every_examples: int = EVAL_EVERY,
+        crops: int = 4,
+        *,
+        queue: JobQueue | None = None,
+        pool: ModelPool | None = None,
+    ):
+        names = [c.name for c in contestants]
+        if not contestants or len(set(names)) != len(names):
+            raise ValueError("a race needs at least one contestant and unique names")
+        self.layers = layers if layers is not None else PRESETS["convnetjs"]
+        problem = check_race(contestants, self.layers)  # before anything is built
+        if problem:
+            raise ValueError(problem)
+        self.contestants = list(contestants)
+        self.data = data
+        self.seed = seed
+        self.budget_examples = budget_examples if budget_examples is not None else len(data.train)
+        self.eval_every_examples = eval_every_examples
+        self.crops = crops
+        self.state = RunState(epochs=0, total_examples=self.budget_examples * len(contestants))
+        self.runners = [ContestantRun(c, self.budget_examples) for c in contestants]
+        self._pool = pool if pool is not None else get_pool()
+        self._models: list[TrainingModel] = []
+        self._test = data.test.x[:TEST_SUBSET], data.test.y[:TEST_SUBSET]
+        super().__init__("mnist-live-race", queue)
+
+    def view(self) -> RaceView:
+        """The race's status and every contestant's status and evaluation points."""
+        own = self.state.view()
+        runs = {r.contestant.name: r.state.view() for r in self.runners}
+        return RaceView(
+            own.status,
+            own.message,
+            self.budget_examples,
+            own.elapsed_seconds,
+            {name: view.status for name, view in runs.items()},
+            {name: view.history for name, view in runs.items()},
+            own.queue_position,
+        )
+
+    def results(self) -> list[ContestantResult]:
+        """Each contestant's final numbers, from the recorded evaluation points."""
+        snap = self.view()
+        return [result_of(c, snap.points[c.name], snap.statuses[c.name]) for c in self.contestants]
+
+    # --- data order, shared by every contestant ---
+    def order(self, start: int, end: int) -> np.ndarray:
+        """Training-set indices of stream positions start..end-1: pass p is a permutation seeded by (seed, p)."""
+        n = len(self.data.train)
+        positions = np.arange(start, end)
+        out = np.empty(len(positions), dtype=np.int64)
+        for p in np.unique(positions // n):
+            mask = positions // n == p
+            out[mask] = np.random.default_rng([self.seed, int(p)]).permutation(n)[positions[mask] % n]
+        return out
+
+    def chunk_end(self, contestant: Contestant, examples: int, target: int) -> int:
+        """Where a contestant at `examples` stops for a chunk ending at `target`: whole batches, within budget."""
+        batches = -(-(target - examples) // contestant.batch_size)
+        return min(self.budget_examples, examples + batches * contestant.batch_size)
+
+    # --- the race thread ---
+    def prepare(self) -> None:
+        """Give every contestant a compiled model and an engine, all from one set of weights and crop states."""
+        if self._models:
+            return
+        for run in self.runners:
+            held = training_model(self.layers, run.settings(self.seed, self.crops), pool=self._pool)
+            self._models.append(held)
+            run.engine = Engine(
+                held,
+                run.state,
+                control=self.state,
+                batch_size=run.contestant.batch_size,
+                weight_decay=run.contestant.weight_decay,
+                examples_per_epoch=len(self.data.train),
+                crops=self.crops,
+                seed=self.seed,
+                label=run.contestant.optimizer.label,
+            )
+        reference = self._models[0].model
+        weights, seeds = reference.get_weights(), [v.numpy() for v in seed_states(reference)]
+        for held in self._models[1:]:
+            held.model.set_weights(weights)
+            for variable, value in zip(seed_states(held.model), seeds, strict=True):
+                variable.assign(value)
+
+    def _stopped_in_queue(self) -> None:
+        for run in self.runners:
+            run.state.set_status("stopped")
+        super()._stopped_in_queue()
+
+    def _run(self) -> None:
+        state = self.state
+        try:
+            state.set_status("starting", "Building the networks")
+            self.prepare()
+            self._record_start()
+            state.set_status("running", "Racing")
+            target = 0
+            while target < self.budget_examples and not state.stop_requested:
+                target = min(target + self.eval_every_examples, self.budget_examples)
+                self._chunk(target)
+            self._finish()
+        except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
+            state.set_status("error", f"Race failed: {type(exc).__name__}: {exc}")
+            self._models.clear()  # whatever failed may have left a model unusable: none goes back to the pool
+        finally:
+            for held in self._models:
+                self._pool.give_back(held)
+
+    def _record_start(self) -> None:
+        # All contestants share the initial weights: one evaluation serves for all.
+        validation, test = self._evaluate(self.runners[0])
+        for run in self.runners:
+            run.engine.publish()
+            run.state.set_status("running")
+            run.state.add_epoch(RacePoint(0, 0.0, None, validation, test, "running"))
+
+    def _chunk(self, target: int) -> None:
+        trained = []
+        for run in self.runners:
+            if not run.active or self.state.wait_while_paused():
+                continue
+            end = self.chunk_end(run.contestant, run.examples, target)
+            if end <= run.examples:
+                continue
+            index = self.order(run.examples, end)
+            run.engine.fit(self.data.train.x[index], self.data.train.y[index])
+            trained.append(run)
+        for run in trained:
+            if run.active and run.examples >= self.budget_examples:
+                run.state.set_status("finished")
+            self._record(run)
+
+    def _record(self, run: ContestantRun) -> None:
+        validation, test = self._evaluate(run)
+        engine = run.engine
+        loss = engine.last_loss if engine.diverged else engine.smoothed_loss()
+        point = RacePoint(engine.examples, engine.train_seconds, loss, validation, test, run.status)
+        run.state.add_epoch(point)
+
+    def _evaluate(self, run: ContestantRun) -> tuple[float, float]:
+        predictor = run.engine.predictor
+        val = predictor.predict_center(self.data.validation.x)
+        test_x, test_y = self._test
+        # The same crop offsets for every contestant and evaluation point.
+        test = predictor.predict(test_x, self.crops, seed=self.seed).probabilities
+        return accuracy(val, self.data.validation.y), accuracy(test, test_y)
+
+    def _finish(self) -> None:
+        stopped = self.state.stop_requested
+        for run in self.runners:
+            if run.active:
+                run.state.set_status("stopped" if stopped else "finished")
+        diverged = [r.contestant.name for r in self.runners if r.status == "diverged"]
+        note = f"; diverged: {', '.join(diverged)}" if diverged else ""
+        self.state.set_status("stopped" if stopped else "finished", f"{'Stopped' if stopped else 'Finished'}{note}")

@@ -1,0 +1,37 @@
+"""The Keras and TensorFlow internals the app relies on are still there (mnist_core.runtime.keras_workarounds)."""
+
+import numpy as np
+
+from mnist_core.runtime import keras_workarounds
+
+
+def test_every_keras_internal_a_workaround_needs_is_still_there():
+    missing = keras_workarounds.missing_internals()
+    import keras
+    import tensorflow as tf
+
+    installed = {"keras": keras.__version__, "tensorflow": tf.__version__}
+    assert not missing, (
+        f"Installed {installed} (the workarounds were written for {keras_workarounds.WRITTEN_FOR}) no longer has what "
+        f"these workarounds in mnist_core/runtime/keras_workarounds.py rely on: {', '.join(missing)}. Check each "
+        "against the new version and adapt it, or remove it if the new version no longer needs it."
+    )
+
+
+def test_the_check_names_a_missing_internal(monkeypatch):
+    monkeypatch.setitem(keras_workarounds.INTERNALS, "gone", ("keras.optimizers", "Optimizer.no_such_thing"))
+    monkeypatch.setitem(keras_workarounds.PROBES, "broken", lambda: False)
+    missing = keras_workarounds.missing_internals()
+    assert "gone: keras.optimizers.Optimizer.no_such_thing" in missing and "broken: <lambda>" in missing
+
+
+def test_the_replica_sum_is_skipped_and_seed_states_are_found():
+    from mnist_core.model.architecture import PRESETS, build_model
+    from mnist_core.model.optimizers import build_optimizer
+    from mnist_core.settings import OptimizerSettings
+
+    optimizer = build_optimizer(OptimizerSettings())
+    pairs = [(np.ones(2), "v")]
+    assert optimizer._all_reduce_sum_gradients(pairs) == pairs
+    states = keras_workarounds.seed_states(build_model(PRESETS["convnetjs"], seed=3))
+    assert len(states) == 1 and states[0].shape == (2,)
