@@ -21,10 +21,12 @@ def test_the_check_names_a_missing_internal(monkeypatch):
 
 
 def test_every_workaround_is_listed_with_its_internals():
-    public = {name for name in dir(streamlit_workarounds) if callable(getattr(streamlit_workarounds, name))}
-    workarounds = (
-        public
-        - {"missing_internals", "import_module", "Any", "Callable"}
-        - {n for n in public if n.startswith("_") or n[0].isupper()}
-    )
-    assert workarounds == set(streamlit_workarounds.INTERNALS)
+    import inspect
+
+    own = inspect.getmembers(streamlit_workarounds, inspect.isfunction)
+    workarounds = {
+        name
+        for name, function in own
+        if function.__module__ == streamlit_workarounds.__name__ and not name.startswith("_")
+    }
+    assert workarounds - {"missing_internals"} == set(streamlit_workarounds.INTERNALS)

@@ -7,11 +7,12 @@ cannot switch a workaround off silently.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from mnist_core.runtime.internals import missing_internals as internals_missing_from
 
 _log = logging.getLogger(__name__)
 
@@ -29,15 +30,7 @@ INTERNALS: dict[str, tuple[str, str]] = {
 
 def missing_internals() -> list[str]:
     """The internals in INTERNALS that the installed Streamlit lacks, as 'workaround: module.attribute'."""
-    missing = []
-    for workaround, (module_name, path) in INTERNALS.items():
-        try:
-            found: Any = importlib.import_module(module_name)
-            for part in path.split("."):
-                found = getattr(found, part)
-        except (ImportError, AttributeError):
-            missing.append(f"{workaround}: {module_name}.{path}")
-    return missing
+    return internals_missing_from(INTERNALS)
 
 
 def _close_matplotlib_only() -> None:

@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mnist_core.image_structure import exif_tiff, ifd_entries, structure_problem
+from mnist_core.data.image_structure import exif_tiff, ifd_entries, structure_problem
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 # For st.file_uploader(type=...): the browser's file picker filters on these.

@@ -8,9 +8,10 @@ environment must be set before TensorFlow loads.
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mnist_core.runtime.internals import missing_internals as internals_missing_from
 
 if TYPE_CHECKING:
     import keras
@@ -38,14 +39,7 @@ PROBES = {"seed_states": _seed_state_named}
 def missing_internals() -> list[str]:
     """What the installed Keras or TensorFlow lacks of INTERNALS and PROBES, as 'workaround: what'."""
     missing = [f"{name}: {probe.__name__}" for name, probe in PROBES.items() if not probe()]
-    for workaround, (module_name, path) in INTERNALS.items():
-        try:
-            found: Any = importlib.import_module(module_name)
-            for part in path.split("."):
-                found = getattr(found, part)
-        except (ImportError, AttributeError):
-            missing.append(f"{workaround}: {module_name}.{path}")
-    return missing
+    return missing + internals_missing_from(INTERNALS)
 
 
 def set_tensorflow_environment() -> None:
