@@ -8,13 +8,18 @@ environment must be set before TensorFlow loads.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import threading
 from typing import TYPE_CHECKING
 
 from mnist_core.runtime.internals import missing_internals as internals_missing_from
 
 if TYPE_CHECKING:
     import keras
+
+_log = logging.getLogger(__name__)
 
 WRITTEN_FOR = {"keras": "3.15", "tensorflow": "2.21"}
 # workaround -> (module, attribute path) it needs
@@ -23,7 +28,7 @@ INTERNALS: dict[str, tuple[str, str]] = {
     # model.optimizers.LiveMomentumSGD builds its own slots, skipping SGD.build, with the base class's helpers.
     "live_momentum_sgd": ("keras.optimizers", "Optimizer.add_optimizer_variables"),
     "live_momentum_sgd_index": ("keras.optimizers", "Optimizer._get_variable_index"),
-    # mnist_core.kernel_cache names every TensorFlow variable alike (tests/test_memory.py checks the result).
+    # keep_kernel_cache_bounded names every TensorFlow variable alike (tests/test_memory.py checks the result).
     "keep_kernel_cache_bounded": ("keras.src.backend.tensorflow.core", "Variable._initialize"),
 }
 
@@ -69,3 +74,87 @@ def without_replica_sum(optimizer: keras.optimizers.Optimizer) -> keras.optimize
 def seed_states(model: keras.Model) -> list[keras.Variable]:
     """The state variables of a model's random seed generators (the crop layer's), found by Keras's naming."""
     return [v for v in model.variables if "seed_generator_state" in v.path]
+
+
+_kernel_cache_lock = threading.Lock()
+_installed: bool | None = None  # decided once per process
+TF_NAME = "variable"  # what TensorFlow calls every Keras variable (its debug name, in error messages)
+
+
+def keep_kernel_cache_bounded() -> bool:
+    """Give every Keras variable the same TensorFlow name from now on (once per process); True if in place.
+
+    TensorFlow's eager runtime caches a kernel per op and attribute values for the life of the process, and a
+    variable's VarHandleOp carries its name. Keras names every layer and optimizer slot anew (`conv2d_17`,
+    `core_conv2d_17_kernel_momentum`), so each variable kept ~36 kB for good: 250 kB per ConvNetJS model built,
+    500 kB per snapshot loaded (`python -m tools.bench_builds`). One fixed name under the root name scope gives the
+    same cache key for the same shape and type; Keras's own names and paths (what saving and optimizers use) stay.
+    `keras.backend.clear_session` would empty the cache too, but for every thread at once, under other sessions.
+    """
+    global _installed
+    with _kernel_cache_lock:
+        if _installed is None:
+            _installed = _install()
+        return _installed
+
+
+def _install() -> bool:
+    import keras
+
+    variable = _keras_tf_variable()
+    if variable is None:
+        return False
+    original = variable._initialize
+    variable._initialize = _fixed_name(original)
+    if _works():
+        return True
+    variable._initialize = original
+    _log.warning("Keras %s makes variables differently: the kernel-cache workaround is inactive.", keras.__version__)
+    return False
+
+
+def _works() -> bool:
+    """A variable made now has its own Keras name and the fixed TensorFlow one."""
+    import keras
+
+    try:
+        probe = keras.Variable(0.0, name="kernel_cache_probe")
+        return probe.name == "kernel_cache_probe" and probe.value.name == f"{TF_NAME}:0"
+    except Exception:  # noqa: BLE001 - any failure means the hook does not fit this Keras: leave Keras as it was
+        return False
+
+
+def _keras_tf_variable() -> type | None:
+    """Keras's TensorFlow-backend Variable class (a Keras internal), or None (warned) without it."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None  # other backends make no TensorFlow kernels
+    try:
+        from keras.src.backend.tensorflow.core import Variable
+    except ImportError:
+        Variable = None  # noqa: N806 - the class, as Keras names it
+    if Variable is None or not callable(getattr(Variable, "_initialize", None)):
+        _log.warning(
+            "Keras %s has no keras.src.backend.tensorflow.core.Variable._initialize: every model built keeps "
+            "~36 kB per variable in TensorFlow's kernel cache (the kernel-cache workaround is inactive).",
+            keras.__version__,
+        )
+        return None
+    return Variable
+
+
+def _fixed_name(initialize):
+    import tensorflow as tf
+
+    @functools.wraps(initialize)
+    def wrapper(self, value):
+        # Keras passes `self.name` (its `_name`) to tf.Variable: lent a fixed one while the variable is made.
+        name, self._name = self._name, TF_NAME
+        try:
+            with tf.name_scope(""):  # an empty name resets the scope to the root, eagerly and in a graph
+                return initialize(self, value)
+        finally:
+            self._name = name
+
+    return wrapper

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import keras
 
-from mnist_core.kernel_cache import keep_kernel_cache_bounded
 from mnist_core.model.inference import InferenceModel
+from mnist_core.runtime.keras_workarounds import keep_kernel_cache_bounded
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 MODEL_PATH = ASSETS / "convnetjs.keras"
