@@ -87,15 +87,20 @@ class Engine(keras.callbacks.Callback):
         crops: int = 4,
         seed: int = 0,
         label: str = "",
+        live: bool = True,
     ):
-        """`stream`: test digits to predict live (None: no stream); `label`: the optimizer, for messages."""
+        """`stream`: test digits to predict live (None: no stream); `label`: the optimizer, for messages.
+
+        `live`: report progress and publish weights while fit runs (the Train page); otherwise once per fit call,
+        at its end (a race's contestants, whose page draws only their evaluation points).
+        """
         super().__init__()
         self.held, self.state = held, state
         self.control = control if control is not None else state
         self.predictor = CropPredictor(held.model)
         self.start = start or StartPoint()
         self.examples_per_epoch = examples_per_epoch
-        self.stream, self.crops, self.label = stream, crops, label
+        self.stream, self.crops, self.label, self.live = stream, crops, label, live
         self.batch_size = batch_size
         self.set_decay(weight_decay, batch_size)
         self.epoch = 0  # passes completed, set by the run's owner
@@ -168,7 +173,7 @@ class Engine(keras.callbacks.Callback):
             return self._diverge(loss)
         self._losses.append(loss)
         self._hits.append(hit)
-        if now - self._last_push >= PUSH_SECONDS:
+        if self.live and now - self._last_push >= PUSH_SECONDS:
             self._push(now)
             self._excluded += time.perf_counter() - now
 
@@ -207,7 +212,7 @@ class Engine(keras.callbacks.Callback):
             examples_per_second=self.examples / train_seconds if train_seconds > 0 else None,
             train_seconds=self.start.train_seconds + train_seconds,
         )
-        if now - self._last_stream >= STREAM_SECONDS:
+        if now - self._last_stream >= STREAM_SECONDS or not self.live:  # a non-live run publishes each fit's end
             self._last_stream = now
             if self.stream is not None:
                 fields["ms_forward"] = self._stream_test_digits()

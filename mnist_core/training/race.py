@@ -179,6 +179,7 @@ class Race(BackgroundRun):
                 crops=self.crops,
                 seed=self.seed,
                 label=run.contestant.optimizer.label,
+                live=False,
             )
         reference = self._models[0].model
         weights, seeds = reference.get_weights(), [v.numpy() for v in seed_states(reference)]
