@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
+
+from tools.fuzzing import long_run
 
 _REPO = Path(__file__).resolve().parent.parent
 SMALL = {
@@ -336,13 +338,7 @@ def fuzz(examples: int, seed: int | None = None) -> dict[str, Any]:
     """Try `examples` mutated npz files; every failure, not only the first."""
     tried, refused, loaded, failures, cpu_max = 0, 0, 0, [], 0.0
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=seed is None,
-    )
+    @long_run(examples, seed)
     @given(mutated_npz())
     def attempt(case: tuple[str, bytes]) -> None:
         nonlocal tried, refused, loaded, cpu_max

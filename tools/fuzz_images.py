@@ -32,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
+
+from tools.fuzzing import long_run
 
 _REPO = Path(__file__).resolve().parent.parent
 CPU_SECONDS = 5.0  # per input; the largest accepted image (25 megapixels) decodes in about a second
@@ -347,13 +349,7 @@ def fuzz(examples: int, seed: int | None = None) -> dict[str, Any]:
     cpu_max, tried = 0.0, 0
     PEAKS.clear()
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=seed is None,
-    )
+    @long_run(examples, seed)
     @given(mutated_image())
     def attempt(case: tuple[str, bytes]) -> None:
         nonlocal tried, cpu_max

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
@@ -41,6 +41,7 @@ from mnist_core.model.architecture import (
 )
 from mnist_core.model.budget import check_step_memory, model_memory_bytes, step_memory_bytes
 from mnist_core.model.layer_table import COLUMNS, layers_from_rows, table_rows
+from tools.fuzzing import long_run
 
 CPU_SECONDS = 2.0  # per input; each takes well under a millisecond
 PEAK_MB = 16  # traced allocations per input, beyond the input itself
@@ -291,13 +292,7 @@ def fuzz(examples: int, seed: int | None = None, build: int = 0) -> dict[str, An
 def _fuzz_kind(kind: str, examples: int, seed: int | None, failures: list, networks: list) -> int:
     tried = 0
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=seed is None,
-    )
+    @long_run(examples, seed)
     @given(KINDS[kind][1])
     def attempt(value: Any) -> None:
         nonlocal tried

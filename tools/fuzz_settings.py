@@ -23,13 +23,14 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
 from mnist_core.model.architecture import PRESETS
 from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings, validate_settings
 from mnist_core.training.contestants import COLUMNS, MAX_CONTESTANTS, Contestant, check_race, validate_contestants
+from tools.fuzzing import long_run
 from ui.query_settings import PARAMS, link_params, read_link, widget_state
 
 CPU_SECONDS = 2.0  # per input; each takes well under a millisecond
@@ -231,13 +232,7 @@ def fuzz(examples: int, seed: int | None = None) -> dict[str, Any]:
 def _fuzz_kind(kind: str, examples: int, seed: int | None, failures: list[dict[str, Any]]) -> int:
     tried = 0
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=seed is None,
-    )
+    @long_run(examples, seed)
     @given(KINDS[kind][1])
     def attempt(value: Any) -> None:
         nonlocal tried

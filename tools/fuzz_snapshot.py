@@ -29,9 +29,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
+
+from tools.fuzzing import long_run
 
 # Every kind of layer field (window, stride, padding, rate) for the mutations to reach; 2,458 weights.
 SMALL_NET = [
@@ -298,13 +300,7 @@ def fuzz(examples: int, seed: int | None = None) -> dict[str, Any]:
     tried, failures, cpu_max, results = 0, [], 0.0, Counter()
 
     def run(part: str) -> None:
-        @settings(
-            max_examples=max(examples // len(PARTS), 1),
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=seed is None,
-        )
+        @long_run(max(examples // len(PARTS), 1), seed)
         @given(mutated_snapshots(part))
         def attempt(case: tuple[str, bytes]) -> None:
             nonlocal tried, cpu_max
