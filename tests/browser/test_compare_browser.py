@@ -1,6 +1,7 @@
 """A person on the Compare page: start a short race and watch the lines appear."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
 
@@ -29,7 +30,7 @@ def test_a_short_race_draws_lines_and_ends_with_results(browser, server_url):
     page.screenshot(path=SCREENSHOTS / "compare_running.png", full_page=True)
     page.get_by_text("Results", exact=True).wait_for(timeout=300_000)
     page.wait_for_timeout(1500)
-    assert page.get_by_text("Best final test accuracy").is_visible()
+    expect(page.get_by_text("Best final test accuracy")).to_be_visible()
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "compare_results.png", full_page=True)
     page.close()

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS, running_server
 
@@ -97,8 +98,8 @@ def test_a_deep_link_on_a_fresh_server_gets_the_full_app(browser):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/draw")
         page.get_by_text("Training settings").wait_for(timeout=60_000)
-        assert page.get_by_role("heading", name="Draw a digit").is_visible()
-        assert page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).is_visible()
+        expect(page.get_by_role("heading", name="Draw a digit")).to_be_visible()
+        expect(page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True)).to_be_visible()
         page.close()
 
 

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
 
@@ -20,7 +21,7 @@ def test_every_tab_renders_and_a_confusion_cell_shows_its_digits(browser, server
     page.goto(f"{server_url}/inside")
     page.get_by_role("tab", name="Architecture", exact=True).wait_for(timeout=60_000)
     page.get_by_text("Total: 5,994 parameters.").first.wait_for(timeout=60_000)
-    assert page.get_by_text("bundled pretrained network").is_visible()
+    expect(page.get_by_text("bundled pretrained network")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "inside_architecture.png", full_page=True)
 
     _open_tab(page, "Filters")

@@ -4,6 +4,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
 
@@ -39,7 +40,7 @@ def test_save_reload_upload_and_draw_with_a_snapshot(page, server_url, tmp_path)
 
     sidebar = _open_panel(page)
     save = sidebar.get_by_role("button", name="Save snapshot")
-    assert save.is_enabled()
+    expect(save).to_be_enabled()
     _shot(page, "trained")
     with page.expect_download(timeout=60_000) as info:
         save.click()
@@ -86,5 +87,5 @@ def test_save_reload_upload_and_draw_with_a_snapshot(page, server_url, tmp_path)
     page.get_by_text(re.compile(r"Finished · epoch 2 of 2 · 110,000 of 110,000 examples")).wait_for(timeout=400_000)
     time.sleep(1.5)  # the static redraw after the end
     assert not page.locator('[data-testid="stException"]').count()
-    assert page.get_by_role("button", name="Train", exact=True).is_enabled()
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     page.screenshot(path=SCREENSHOTS / "snapshot_continued.png", full_page=True)

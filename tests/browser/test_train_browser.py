@@ -4,6 +4,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import wait_until
@@ -30,7 +31,7 @@ def test_train_pause_resume_and_watch_it_learn(page):
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     assert charts.count() == 2
     wait_until(lambda: page.locator(".mnl-card").count() > 5)  # the test-digit stream
-    assert page.get_by_text(re.compile(r"Training · epoch \d of 6")).is_visible()
+    expect(page.get_by_text(re.compile(r"Training · epoch \d of 6"))).to_be_visible()
 
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)
@@ -38,7 +39,7 @@ def test_train_pause_resume_and_watch_it_learn(page):
     paused_at = _examples(page)
     time.sleep(2.5)
     assert _examples(page) == paused_at
-    assert page.get_by_text(re.compile(r"Paused · epoch")).is_visible()
+    expect(page.get_by_text(re.compile(r"Paused · epoch"))).to_be_visible()
 
     page.get_by_role("button", name="Resume", exact=True).click()
     wait_until(lambda: _examples(page) > paused_at + 2000)
@@ -50,7 +51,8 @@ def test_train_pause_resume_and_watch_it_learn(page):
     page.get_by_text("Your network (training now").wait_for(timeout=60_000)
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
     wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10)
-    assert _examples(page) > before_leaving
+    # Training went on meanwhile; at an epoch's end the counter rests while the epoch is evaluated.
+    wait_until(lambda: _examples(page) > before_leaving, timeout=60)
 
     # After the first epoch the validation and k-crop test accuracies appear.
     wait_until(lambda: _metric(page, "Test accuracy (4 crops)") != "–", timeout=240)
@@ -59,8 +61,8 @@ def test_train_pause_resume_and_watch_it_learn(page):
     page.screenshot(path=SCREENSHOTS / "train_mid_training.png", full_page=True)
 
     page.get_by_role("button", name="Stop", exact=True).click()
-    wait_until(lambda: page.get_by_text(re.compile(r"Stopped · epoch")).is_visible(), timeout=60)
-    assert page.get_by_role("button", name="Train", exact=True).is_enabled()
+    expect(page.get_by_text(re.compile(r"Stopped · epoch"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "train_stopped.png", full_page=True)
 
