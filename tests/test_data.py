@@ -292,3 +292,19 @@ def test_a_zip_directory_far_larger_than_mnists_is_refused_before_it_is_read(sma
     path = _npz(tmp_path, fuzz.small_members() + [fuzz.member(f"{i}", b"") for i in range(60_000)])
     message, peak = _refused(path)
     assert re.search(f"{path}.*directory.*{ENV_VAR}", message) and peak < 4, (message, peak)
+
+
+def test_the_zip_end_record_reader_still_exists_and_reads_what_zipfile_trusts(tmp_path):
+    import io
+    import zipfile
+
+    from mnist_core.data.zip_directory import declared_directory
+
+    assert hasattr(zipfile, "_EndRecData"), "this Python's zipfile has no _EndRecData: zip directories go unchecked"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.npy", b"x")
+        archive.writestr("b.npy", b"y")
+    entries, size = declared_directory(buffer)
+    assert entries == 2 and size == sum(46 + len(i.filename) for i in zipfile.ZipFile(buffer).infolist())
+    assert declared_directory(io.BytesIO(b"not a zip at all")) is None

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.lib import format as npy
 
 from mnist_core.data.download import DownloadError, Progress, ensure_mnist
+from mnist_core.data.zip_directory import declared_directory
 
 ENV_VAR = "MNIST_NPZ_PATH"
 N_TRAIN = 55_000
@@ -150,11 +151,10 @@ def _check_container(file: io.BufferedReader, path: Path) -> None:
         )
     if file.read(6) == b"\x93NUMPY":
         raise DatasetError(f"MNIST file {path} is a single .npy array, not an .npz of the four arrays. {_HINT}")
-    # zipfile's own reader of the end record (private, unchanged since Python 2): the directory size it will trust.
-    end_record = getattr(zipfile, "_EndRecData", lambda _: None)(file)
-    if end_record is not None and end_record[zipfile._ECD_SIZE] > MAX_DIRECTORY_BYTES:
+    declared = declared_directory(file)
+    if declared is not None and declared[1] > MAX_DIRECTORY_BYTES:
         raise DatasetError(
-            f"MNIST file {path} has a zip directory of {end_record[zipfile._ECD_SIZE]:,} bytes; MNIST's lists "
+            f"MNIST file {path} has a zip directory of {declared[1]:,} bytes; MNIST's lists "
             f"4 members in under 1 kB (at most {MAX_DIRECTORY_BYTES:,} bytes are read). {_HINT}"
         )
     file.seek(0)

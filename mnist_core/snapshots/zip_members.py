@@ -6,6 +6,7 @@ import io
 import zipfile
 import zlib
 
+from mnist_core.data.zip_directory import declared_directory
 from mnist_core.snapshots.format import (
     DIRECTORY_BYTES_PER_ENTRY,
     ENTRIES_PER_MEMBER,
@@ -33,11 +34,10 @@ def read_members(data: bytes, label: str, limits: dict[str, int], read: tuple[st
 
 def _check_directory(data: bytes, label: str, limits: dict[str, int]) -> None:
     """From the zip's end record alone: no more entries, and no larger central directory, than `limits` allow."""
-    # zipfile's own (private) reader of the end record, zip64 included: the numbers checked are the ones it then uses.
-    end = zipfile._EndRecData(io.BytesIO(data))
-    if not end:
-        raise zipfile.BadZipFile("no end of central directory record")
-    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    declared = declared_directory(io.BytesIO(data))
+    if declared is None:
+        return  # not a zip: zipfile says so when it opens the file
+    entries, size = declared
     most = ENTRIES_PER_MEMBER * len(limits)
     if entries > most:
         raise SnapshotError(f"{label} lists {entries:,} files; it may hold only {', '.join(limits)}.")
