@@ -116,6 +116,7 @@ class Engine(keras.callbacks.Callback):
         self._step_ms: float | None = None
         self._last_push = self._last_stream = 0.0
         self._chunk = 0
+        self._trace_seconds: float | None = None  # the tracing batch's time, if this engine ran it
 
     @property
     def keras_model(self) -> keras.Model:
@@ -191,7 +192,7 @@ class Engine(keras.callbacks.Callback):
             self.held.traced_batches += 1
             if self.held.traced_batches == 1:
                 self._trace_seconds = seconds
-            elif hasattr(self, "_trace_seconds"):
+            elif self._trace_seconds is not None:
                 self._excluded += max(0.0, self._trace_seconds - seconds)
 
     def _clock(self, now: float) -> float:
