@@ -7,7 +7,9 @@ import streamlit as st
 from mnist_core.charts.stream import stream_html
 from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
 from mnist_core.runtime.queue import JobQueue, get_queue
+from mnist_core.runtime.speed import server_speed
 from mnist_core.settings import FIELDS
+from mnist_core.training.promise import measured_default_run, promise
 from mnist_core.training.run_state import RunView
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_queued
@@ -96,6 +98,8 @@ def _status(snap: RunView, queue: JobQueue) -> None:
     done = snap.examples_seen / snap.total_examples if snap.total_examples else 0.0
     label = f"**{text}** · epoch {min(snap.epoch + 1, snap.epochs) if not snap.final else snap.epoch} of {snap.epochs}"
     label += f" · {snap.examples_seen:,} of {snap.total_examples:,} examples · {snap.elapsed_seconds:.0f} s"
+    if snap.learning_rate is not None:
+        label += f" · learning rate now {snap.learning_rate:.3g}"
     st.progress(min(done, 1.0), text=label)
     if snap.status in ("diverged", "error"):
         st.error(snap.message, icon=":material/warning:")
@@ -182,7 +186,7 @@ def _page(job) -> None:
     if job is None:
         st.info(
             "Press **Train** to train the network in the sidebar on 55,000 MNIST digits. "
-            "The default settings pass 99% test accuracy in under a minute.",
+            + promise(measured_default_run(), server_speed().current()[0]),
             icon=":material/play_arrow:",
         )
         return

@@ -50,7 +50,7 @@ def test_train_page_renders_with_sidebar_defaults():
     at = _app()
     assert at.title[0].value == "MNIST Live"
     assert at.sidebar.selectbox(key="optimizer").value == "adadelta"
-    assert at.sidebar.text_input(key="adadelta.learning_rate").value == "1"
+    assert at.sidebar.text_input(key="adadelta.learning_rate").value == "3"
     assert not _button(at, "Train").disabled
     assert _button(at, "Stop").disabled
     assert not at.error
@@ -232,7 +232,7 @@ def test_compare_page_renders_the_default_line_up():
     assert at.title[0].value == "Compare optimizers"
     table = at.dataframe[0].value
     assert list(table["name"]) == ["SGD", "SGD + momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "Adadelta"]
-    assert table.loc[6, "learning_rate"] == 1.0
+    assert table.loc[6, "learning_rate"] == 3.0
     assert not at.error
 
 
@@ -409,7 +409,7 @@ def test_garbage_in_a_link_falls_back_to_defaults_with_one_notice():
     assert "Ignored lr=inf" in notice and "Ignored batch=-3" in notice and "Ignored net=custom" in notice
     assert "Ignored ema=xxxxxxxxxxxxxxxxxxxx… from the link" in notice and len(notice) < 2_000
     assert at.sidebar.selectbox(key="optimizer").value == "adadelta"
-    assert at.sidebar.text_input(key="adadelta.learning_rate").value == "1"
+    assert at.sidebar.text_input(key="adadelta.learning_rate").value == "3"
     assert at.number_input(key="seed").value == 0
     assert at.sidebar.selectbox(key="preset").value == "convnetjs"
     assert not at.error and not _button(at, "Train").disabled  # the page works, with the defaults
@@ -486,3 +486,21 @@ def test_inside_page_shows_the_sessions_network_while_it_trains():
     assert any("of the 10,000 test digits read right" in m.value for m in at.markdown)
     job.stop()
     assert job.join(timeout=120)
+
+
+def test_the_train_page_promises_what_the_default_run_gives_at_this_servers_speed():
+    from mnist_core.runtime.speed import server_speed
+    from mnist_core.training.promise import measured_default_run
+
+    kept = server_speed().current()
+    server_speed().record(4321.0, "a test")
+    try:
+        at = _app()
+    finally:
+        server_speed().__init__()  # as the process had it: unmeasured, or what the warm-up measured
+        server_speed().record(*kept)
+    shown = " ".join(i.value for i in at.info)
+    run = measured_default_run()
+    assert f"after about **{run.median_examples:,} examples**" in shown
+    assert "At this server's measured speed (4,321 examples/s) that is about" in shown
+    assert f"**{round(run.median_examples / 4321)} s** of training" in shown

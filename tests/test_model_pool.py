@@ -33,7 +33,7 @@ def _tracings(model) -> int:
 
 def _metrics(job: TrainingJob) -> list:
     """Every epoch's figures but its clock (a new model's first epoch includes the tracing)."""
-    return [replace(record, train_seconds=0) for record in job.state.view().history]
+    return [replace(record, train_seconds=0, eval_seconds=0, wall_seconds=0) for record in job.state.view().history]
 
 
 def _assert_same_training(reused: TrainingJob, new: TrainingJob) -> None:

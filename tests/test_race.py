@@ -59,7 +59,7 @@ def test_table_rows_validate_and_name_the_bad_field():
     assert "Momentum" in errors[1] and "out of range" in errors[1]
     assert "unique" in errors[3] and "Name" in errors[4] and "lion" in errors[5]
     assert [c.name for c in contestants] == ["Adagrad", "Adadelta"]  # row 2 took row 3's name
-    assert contestants[1].batch_size == 64 and contestants[1].optimizer.params["learning_rate"] == 1.0
+    assert contestants[1].batch_size == 64 and contestants[1].optimizer.params["learning_rate"] == 3.0
     assert validate_contestants([]) == ([], {})
 
 
@@ -164,7 +164,7 @@ def test_default_line_up():
         "adadelta",
     ]
     assert {(c.batch_size, c.weight_decay) for c in contestants} == {(128, 0.001)}
-    assert contestants[-1].learning_rate == 1.0
+    assert contestants[-1].learning_rate == 3.0
     assert validate_contestants(contestant_rows(contestants)) == (contestants, {})
 
 

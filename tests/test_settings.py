@@ -13,14 +13,14 @@ from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings
 def test_defaults_are_convnetjs_adadelta():
     settings = TrainSettings()
     assert settings.optimizer.name == "adadelta"
-    assert settings.optimizer.params == {"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-6}
+    assert settings.optimizer.params == {"learning_rate": 3.0, "rho": 0.95, "epsilon": 1e-6}
     assert (settings.weight_decay, settings.crops, settings.preset) == (0.001, 4, "convnetjs")
     assert list(OPTIMIZERS)[0] == "adadelta"
 
 
-def test_adadelta_builds_with_learning_rate_one_not_keras_default():
+def test_adadelta_builds_with_learning_rate_three_not_keras_default():
     optimizer = build_optimizer(default_optimizer("adadelta"))
-    assert float(optimizer.learning_rate) == pytest.approx(1.0)
+    assert float(optimizer.learning_rate) == pytest.approx(3.0)
     assert optimizer.rho == 0.95 and optimizer.epsilon == 1e-6
 
 

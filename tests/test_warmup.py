@@ -22,7 +22,20 @@ def test_exercise_training_leaves_a_traced_default_model_for_the_first_job(monke
     settings = TrainSettings()  # a default job, whatever its seed and run length
     held = pool.take(PRESETS[settings.preset], settings.with_(seed=5, epochs=1))
     assert held is not None and held.model.train_function is not None
-    assert held.model.optimizer.iterations.numpy() == 2  # it trained: 2 batches
+    # it trained: 2 batches, then one to trace the default batch size and SPEED_BATCHES timed ones
+    assert held.model.optimizer.iterations.numpy() == 2 + 1 + warmup.SPEED_BATCHES
+
+
+def test_the_warm_up_measures_the_servers_training_speed(monkeypatch) -> None:
+    from mnist_core.runtime import speed
+    from mnist_core.training import model_pool as training_models
+
+    monkeypatch.setattr(training_models, "_pool", training_models.ModelPool(1))
+    monkeypatch.setattr(speed, "_SPEED", speed.ServerSpeed())
+    assert speed.server_speed().current() == (None, "")
+    warmup.exercise_training()
+    examples_per_second, source = speed.server_speed().current()
+    assert source == "the warm-up" and 100 < examples_per_second < 1_000_000
 
 
 def _start(monkeypatch, exercise) -> tuple[list, bool, bool]:

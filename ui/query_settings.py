@@ -7,6 +7,7 @@ Parameters (only values that differ from the defaults appear, so a default set-u
     eps      epsilon                  beta1     beta 1             beta2  beta 2
     batch    batch size               decay     L2 weight decay    epochs epochs
     k        crops per prediction     seed      seed               ema    weight averaging
+    anneal   learning-rate anneal     stop      stop at test accuracy (%)
     net      network preset (convnetjs, large; "custom" marks a network from the layer editor,
              which a link cannot carry: opening such a link falls back to the default network)
 

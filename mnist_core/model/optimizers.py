@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mnist_core.runtime.keras_workarounds import without_replica_sum
+from mnist_core.runtime.keras_workarounds import warm_average, without_replica_sum
 from mnist_core.settings import OptimizerSettings
 
 
@@ -49,7 +49,7 @@ class LiveMomentumSGD(keras.optimizers.SGD):
 
 def build_optimizer(settings: OptimizerSettings, averaging: float = 0.0) -> keras.optimizers.Optimizer:
     """A fresh Keras optimizer for the (already validated) settings, averaging weights when averaging > 0."""
-    return without_replica_sum(_keras_optimizer(settings, averaging))
+    return warm_average(without_replica_sum(_keras_optimizer(settings, averaging)))
 
 
 def _keras_optimizer(settings: OptimizerSettings, averaging: float) -> keras.optimizers.Optimizer:

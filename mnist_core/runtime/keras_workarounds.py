@@ -30,6 +30,7 @@ INTERNALS: dict[str, tuple[str, str]] = {
     "live_momentum_sgd_index": ("keras.optimizers", "Optimizer._get_variable_index"),
     # keep_kernel_cache_bounded names every TensorFlow variable alike (tests/test_memory.py checks the result).
     "keep_kernel_cache_bounded": ("keras.src.backend.tensorflow.core", "Variable._initialize"),
+    "warm_average": ("keras.optimizers", "Optimizer._update_model_variables_moving_average"),
 }
 
 
@@ -39,8 +40,16 @@ def _seed_state_named() -> bool:
     return "seed_generator_state" in keras.random.SeedGenerator(0).state.path
 
 
+def _average_slots_kept() -> bool:
+    import keras
+
+    optimizer = keras.optimizers.SGD(use_ema=True)
+    optimizer.build([keras.Variable(0.0)])
+    return len(getattr(optimizer, "_model_variables_moving_average", ())) == 1
+
+
 # workaround -> a check of behaviour that no attribute shows
-PROBES = {"seed_states": _seed_state_named}
+PROBES = {"seed_states": _seed_state_named, "warm_average_slots": _average_slots_kept}
 
 
 def missing_internals() -> list[str]:
@@ -68,6 +77,30 @@ def without_replica_sum(optimizer: keras.optimizers.Optimizer) -> keras.optimize
     """
     if hasattr(optimizer, "_all_reduce_sum_gradients"):
         optimizer._all_reduce_sum_gradients = list  # (gradient, variable) pairs, as they are
+    return optimizer
+
+
+def warm_average(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """Let the weight average's momentum grow as min(momentum, (1 + t) / (10 + t)) over the first steps t.
+
+    Keras's average uses its full momentum from the second step, so after a few hundred steps it is still mostly
+    the initial weights (0.99 ** 156 = 21% after 20,000 examples at batch 128); TensorFlow's own
+    ExponentialMovingAverage warms up this way (its `num_updates`).
+    """
+    if not getattr(optimizer, "use_ema", False):
+        return optimizer
+    from keras import ops
+
+    def update(trainable_variables) -> None:
+        for var, average in zip(trainable_variables, optimizer._model_variables_moving_average):
+            if average is None:
+                continue
+            t = ops.cast(optimizer.iterations, var.dtype)  # 0 at the first step: the average starts there
+            warm = ops.minimum(ops.cast(optimizer.ema_momentum, var.dtype), ops.divide(t + 1, t + 10))
+            momentum = ops.where(ops.greater(t, 0), warm, ops.zeros_like(warm))
+            average.assign(ops.add(ops.multiply(momentum, average), ops.multiply(1 - momentum, var)))
+
+    optimizer._update_model_variables_moving_average = update
     return optimizer
 
 

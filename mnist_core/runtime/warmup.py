@@ -18,6 +18,7 @@ import numpy as np
 _started = threading.Event()
 
 WARMUP_IMAGES = 32
+SPEED_BATCHES = 8  # timed default-size batches after the trace: this server's speed for the promise
 
 
 def _import_tensorflow() -> None:
@@ -26,10 +27,12 @@ def _import_tensorflow() -> None:
     import mnist_core.model.crop  # noqa: F401 - registers the crop layer for loading saved models
 
 
-def exercise_training(images: int = WARMUP_IMAGES) -> None:
-    """Train the default network for a few batches of blank images, predict with it, and keep it in the pool."""
+def exercise_training(images: int = WARMUP_IMAGES, speed_batches: int = SPEED_BATCHES) -> None:
+    """Train the default network on blank images (a few batches, then `speed_batches` timed ones of the default
+    size for the server's speed), predict with it, and keep it in the pool."""
     from mnist_core.model.architecture import PRESETS
     from mnist_core.model.predict import CropPredictor
+    from mnist_core.runtime.speed import server_speed
     from mnist_core.settings import TrainSettings
     from mnist_core.training.engine import batches
     from mnist_core.training.model_pool import get_pool, new_training_model
@@ -38,9 +41,22 @@ def exercise_training(images: int = WARMUP_IMAGES) -> None:
     held = new_training_model(PRESETS[settings.preset], settings)
     x, y = np.zeros((images, 28, 28), np.uint8), np.zeros(images, np.uint8)
     held.model.fit(batches(x, y, images // 2), epochs=1, shuffle=False, verbose=0)
+    if speed_batches:
+        server_speed().record(_examples_per_second(held.model, settings.batch_size, speed_batches), "the warm-up")
     held.traced_batches = 2  # the engine then counts the first job's first batch as training, not tracing
     CropPredictor(held.model).predict(x[:2], k=settings.crops, seed=0)
     get_pool().give_back(held)  # traced: the first job with the default network and optimizer takes it
+
+
+def _examples_per_second(model, batch_size: int, count: int) -> float:
+    from mnist_core.training.engine import batches
+
+    n = batch_size * count
+    x, y = np.zeros((n, 28, 28), np.uint8), np.zeros(n, np.uint8)
+    model.fit(batches(x[:batch_size], y[:batch_size], batch_size), epochs=1, shuffle=False, verbose=0)  # traced
+    started = time.perf_counter()
+    model.fit(batches(x, y, batch_size), epochs=1, shuffle=False, verbose=0)
+    return n / (time.perf_counter() - started)
 
 
 def _warm_up(on_ready: Callable[[float, Exception | None], None] | None) -> None:

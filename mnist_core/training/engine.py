@@ -27,6 +27,7 @@ from mnist_core.model.predict import CropPredictor
 from mnist_core.settings import LIVE_PER_BATCH
 from mnist_core.training.model_pool import TrainingModel
 from mnist_core.training.run_state import ProgressPoint, RunState, RunView, StreamPrediction
+from mnist_core.training.schedule import Anneal
 
 PUSH_SECONDS = 0.25  # live progress at most this often
 STREAM_SECONDS = 0.5  # test-digit stream, forward timing and published weights at most this often
@@ -88,11 +89,15 @@ class Engine(keras.callbacks.Callback):
         seed: int = 0,
         label: str = "",
         live: bool = True,
+        anneal: Anneal | None = None,
+        planned_examples: int = 0,
     ):
         """`stream`: test digits to predict live (None: no stream); `label`: the optimizer, for messages.
 
         `live`: report progress and publish weights while fit runs (the Train page); otherwise once per fit call,
         at its end (a race's contestants, whose page draws only their evaluation points).
+        `anneal` lowers the learning rate over the end of this engine's `planned_examples` (its owner keeps the
+        plan up to date when the run's length changes).
         """
         super().__init__()
         self.held, self.state = held, state
@@ -117,6 +122,9 @@ class Engine(keras.callbacks.Callback):
         self._last_push = self._last_stream = 0.0
         self._chunk = 0
         self._trace_seconds: float | None = None  # the tracing batch's time, if this engine ran it
+        self.anneal, self.planned_examples = anneal or Anneal(), planned_examples
+        self._base_rate: float | None = None  # the learning rate as set, before the anneal's factor
+        self._factor = 1.0
 
     @property
     def keras_model(self) -> keras.Model:
@@ -150,7 +158,10 @@ class Engine(keras.callbacks.Callback):
         self._excluded = 0.0  # seconds inside fit that were not training (pauses, live metrics, the trace)
         self._per_batch.reset()
 
+    # With steps_per_execution > 1 Keras calls these once per group of batches: `batch` is the group's first
+    # batch at its beginning and its last at its end; everything below then acts per group.
     def on_train_batch_begin(self, batch, logs=None):
+        self._first_batch = batch
         waited = time.perf_counter()
         if self.control.wait_while_paused():
             self.keras_model.stop_training = True
@@ -158,12 +169,13 @@ class Engine(keras.callbacks.Callback):
         changes = self.control.take_changes(LIVE_PER_BATCH)  # after the wait: changes made while paused count
         if changes:
             set_live_params(self.keras_model.optimizer, changes)
+        self._anneal_rate("learning_rate" in changes)
         self._batch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         loss, hit = float(logs["loss"]), float(logs["accuracy"])  # reading them waits for the step
         now = time.perf_counter()
-        size = min(self.batch_size, self._chunk - batch * self.batch_size)
+        size = min(self._chunk, (batch + 1) * self.batch_size) - self._first_batch * self.batch_size
         step_ms = (now - self._batch_start) * 1000 / size
         self._count_trace(now - self._batch_start)
         self._step_ms = step_ms if self._step_ms is None else 0.9 * self._step_ms + 0.1 * step_ms
@@ -186,6 +198,21 @@ class Engine(keras.callbacks.Callback):
             self._push(now)
 
     # --- inside ---
+    @property
+    def base_rate(self) -> float:
+        """The learning rate as set (live changes included), before the anneal's factor."""
+        if self._base_rate is None:
+            self._base_rate = float(self.keras_model.optimizer.learning_rate.numpy())
+        return self._base_rate
+
+    def _anneal_rate(self, rate_was_set: bool) -> None:
+        if rate_was_set:
+            self._base_rate, self._factor = None, 1.0  # the optimizer now holds the new rate, unannealed
+        factor = self.anneal.factor(self.examples, self.planned_examples)
+        if factor != self._factor:
+            self.keras_model.optimizer.learning_rate.assign(self.base_rate * factor)
+            self._factor = factor
+
     def _count_trace(self, seconds: float) -> None:
         # A new model's first batch traces its train step; count that batch at the second one's time instead.
         if self.held.traced_batches < 2:
@@ -212,6 +239,7 @@ class Engine(keras.callbacks.Callback):
             ms_step=self._step_ms,
             examples_per_second=self.examples / train_seconds if train_seconds > 0 else None,
             train_seconds=self.start.train_seconds + train_seconds,
+            learning_rate=self.base_rate * self._factor,
         )
         if now - self._last_stream >= STREAM_SECONDS or not self.live:  # a non-live run publishes each fit's end
             self._last_stream = now
@@ -259,7 +287,7 @@ class Engine(keras.callbacks.Callback):
         _, weights = self.state.weights()
         if weights is not None:
             self.keras_model.set_weights(weights)
-        lr = float(self.keras_model.optimizer.learning_rate.numpy())
+        lr = self.base_rate
         self.state.set_status(
             "diverged",
             f"Training diverged: the loss reached {loss:.4g} (guessing scores 2.3) after {self.examples:,} "

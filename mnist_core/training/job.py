@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -13,11 +14,13 @@ from mnist_core.model.architecture import PRESETS, ArchitectureError, LayerSpec,
 from mnist_core.model.budget import check_step_memory
 from mnist_core.model.predict import accuracy, cross_entropy
 from mnist_core.runtime.queue import JobQueue
+from mnist_core.runtime.speed import server_speed
 from mnist_core.settings import LIVE_PER_BATCH, LIVE_PER_EPOCH, TrainSettings
 from mnist_core.training.engine import Engine, StartPoint
 from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import EpochRecord, RunState, RunView
+from mnist_core.training.schedule import Anneal
 
 RESET_FIELDS = ("optimizer", "preset", "seed", "averaging")  # a running job cannot take these
 
@@ -156,6 +159,8 @@ class TrainingJob(BackgroundRun):
             crops=settings.crops,
             seed=settings.seed,
             label=settings.optimizer.label,
+            anneal=Anneal(settings.anneal),
+            planned_examples=settings.epochs * len(self.data.train),
         )
 
     def _train(self, held: TrainingModel) -> None:
@@ -172,43 +177,67 @@ class TrainingJob(BackgroundRun):
             engine.fit(data.train.x[order], data.train.y[order])
             if engine.diverged:
                 return
-            self._evaluate(engine)
+            record = self._evaluate(engine)
             engine.epoch += 1
-        stopped = state.stop_requested or engine.epoch < self.epochs
+            if self._reached_target(record):
+                break
+        reached = self._reached_target(state.view().last_epoch)
+        stopped = (state.stop_requested or engine.epoch < self.epochs) and not reached
         done = f"{'Stopped' if stopped else 'Finished'} after {engine.epoch} epochs"
+        self._record_speed(state.view())
+        if reached:
+            done = (
+                f"Reached {self.settings.stop_at:g}% test accuracy after {engine.epoch} epochs "
+                f"({engine.examples:,} examples): stopped there, as asked"
+            )
         if self.start_point.epoch or self.start_point.examples_seen:
             done += f", continuing a run of {self.start_point.examples_seen:,} examples"
         state.set_status("stopped" if stopped else "finished", done)
+
+    def _record_speed(self, view: RunView) -> None:
+        """A default-sized run's measured speed becomes the server's, for the Train page's promise."""
+        defaults = TrainSettings()
+        if (self.settings.preset, self.settings.batch_size) == (defaults.preset, defaults.batch_size):
+            server_speed().record(view.examples_per_second, "a finished run")
+
+    def _reached_target(self, record: EpochRecord | None) -> bool:
+        target = self.settings.stop_at
+        return bool(target) and record is not None and record.test_accuracy_crops * 100 >= target
 
     def _apply_epoch_changes(self, engine: Engine) -> None:
         changes = self.state.take_changes((*LIVE_PER_EPOCH, "epochs", "crops"))
         engine.set_decay(changes.get("weight_decay", engine.weight_decay), changes.get("batch_size", engine.batch_size))
         self.epochs = changes.get("epochs", self.epochs)
         engine.crops = changes.get("crops", engine.crops)
+        engine.anneal = Anneal(changes.get("anneal", engine.anneal.fraction))
+        engine.planned_examples = self.epochs * len(self.data.train)
         self.state.update(**self.start_point.totals(self.epochs, len(self.data.train)))
 
-    def _evaluate(self, engine: Engine) -> None:
+    def _evaluate(self, engine: Engine) -> EpochRecord:
         """The epoch's record, on the averaged weights (fit wrote them back at its end)."""
+        started = time.perf_counter()
         engine.publish()
         data, predictor, start = self.data, engine.predictor, self.start_point
         val = predictor.predict_center(data.validation.x)
         center = predictor.predict_center(data.test.x)
         crops = predictor.predict(data.test.x, engine.crops, seed=self.settings.seed).probabilities
-        self.state.add_epoch(
-            EpochRecord(
-                epoch=start.epoch + engine.epoch + 1,
-                examples_seen=start.examples_seen + engine.examples,
-                train_seconds=start.train_seconds + engine.train_seconds,
-                train_loss=engine.last_logs["loss"],
-                train_accuracy=engine.last_logs["accuracy"],
-                validation_loss=cross_entropy(val, data.validation.y),
-                validation_accuracy=accuracy(val, data.validation.y),
-                test_accuracy_center=accuracy(center, data.test.y),
-                test_accuracy_crops=accuracy(crops, data.test.y),
-                crops=engine.crops,
-            )
+        record = EpochRecord(
+            epoch=start.epoch + engine.epoch + 1,
+            examples_seen=start.examples_seen + engine.examples,
+            train_seconds=start.train_seconds + engine.train_seconds,
+            train_loss=engine.last_logs["loss"],
+            train_accuracy=engine.last_logs["accuracy"],
+            validation_loss=cross_entropy(val, data.validation.y),
+            validation_accuracy=accuracy(val, data.validation.y),
+            test_accuracy_center=accuracy(center, data.test.y),
+            test_accuracy_crops=accuracy(crops, data.test.y),
+            crops=engine.crops,
+            eval_seconds=time.perf_counter() - started,
+            wall_seconds=self.state.elapsed(),
         )
+        self.state.add_epoch(record)
         self.state.update(epoch=start.epoch + engine.epoch + 1)
+        return record
 
 
 def _field(settings: TrainSettings, name: str):

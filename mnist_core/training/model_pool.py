@@ -22,6 +22,10 @@ from mnist_core.model.architecture import LayerSpec, build_model, decayed_kernel
 from mnist_core.model.optimizers import build_optimizer, set_live_params
 from mnist_core.settings import LIVE_PER_BATCH, TrainSettings
 
+# Batches per call into the traced train step: Keras's per-call Python work is then paid once per group
+# (tools.bench_convnetjs measures the engine with it); pause, live changes and progress act per group.
+STEPS_PER_EXECUTION = 8
+
 
 class L2Decay:
     """ConvNetJS's L2 decay: the loss gains coefficient * sum(w^2), coefficient = decay / (2 * batch size)."""
@@ -61,7 +65,12 @@ def new_training_model(
     if initial_weights is not None:
         model.set_weights(initial_weights)  # raises on weights of another network
     optimizer = build_optimizer(settings.optimizer, settings.averaging)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
     optimizer.build(model.trainable_variables)  # now, not at the first step: its fresh state is kept for resets
     decay = keras.Variable(0.0, trainable=False, name="l2_coefficient")
     for kernel in decayed_kernels(model):

@@ -50,6 +50,8 @@ class EpochRecord:
     test_accuracy_center: float
     test_accuracy_crops: float
     crops: int
+    eval_seconds: float = 0.0  # the evaluation's own wall time, not part of train_seconds
+    wall_seconds: float = 0.0  # from the job getting its training slot (building included) to this record
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class RunView:
     ms_forward: float | None = None
     ms_step: float | None = None
     examples_per_second: float | None = None
+    learning_rate: float | None = None  # the rate in use now: the one set, times the anneal's factor
     elapsed_seconds: float = 0.0
     train_seconds: float = 0.0
     progress: tuple[ProgressPoint, ...] = ()
@@ -197,6 +200,10 @@ class RunState:
                 return  # a pause requested meanwhile wins
             position = self._snap.queue_position if status == "queued" else 0
             self._snap = replace(self._snap, status=status, message=message, queue_position=position)
+
+    def elapsed(self) -> float:
+        """Seconds since the job got its training slot (or since this state was made, before that)."""
+        return time.monotonic() - self._started
 
     def update(self, **fields: Any) -> None:
         """Set scalar tiles (examples_seen, loss, ms_step, ...)."""

@@ -1,0 +1,202 @@
+"""Side by side, in one run: ConvNetJS (npm, in Node) and this project's engine on the same examples, and the
+machine's float32 matrix-product rate. `python -m tools.bench_convnetjs` prints one JSON object.
+
+ConvNetJS comes from the npm registry into `.cache/convnetjs` (ignored by git) the first time; its demo's net and
+trainer settings are set in tools/convnetjs_driver.js, which calls the library and copies none of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mnist_core.data.geometry import MAX_OFFSET
+
+ROOT = Path(__file__).resolve().parent.parent
+CONVNETJS_DIR = ROOT / ".cache" / "convnetjs"
+CONVNETJS_VERSION = "0.3.0"
+DRIVER = Path(__file__).with_name("convnetjs_driver.js")
+CONVNETJS_BATCH = 20  # the demo's trainer
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _parser().parse_args(argv)
+    result = run(args.examples, args.test, args.seed)
+    print(json.dumps(result, indent=2))
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--examples", type=int, default=10_000, help="training examples for each engine")
+    parser.add_argument("--test", type=int, default=2_000, help="test images, 4 crops each, for both accuracies")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def run(examples: int, test: int, seed: int) -> dict:
+    from mnist_core.data.mnist import load_mnist
+
+    data = load_mnist()
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(data.train))[:examples]
+    x, y = data.train.x[order], data.train.y[order]
+    test_x, test_y = data.test.x[:test], data.test.y[:test]
+    offsets = rng.integers(0, MAX_OFFSET + 1, size=(test, 4, 2))
+    matmul_before = matmul_gflops()
+    convnetjs = run_convnetjs(x, y, test_x, test_y, rng.integers(0, MAX_OFFSET + 1, size=(examples, 2)), offsets)
+    engine = run_engine(x, y, test_x, test_y, offsets, seed)
+    matmul_after = matmul_gflops()
+    matmul = max(matmul_before, matmul_after)
+    engine_gflops = engine["examples_per_second"] * engine["flops_per_example"] / 1e9
+    cjs_ms = convnetjs["train_seconds"] * 1000 / examples
+    return {
+        "examples": examples,
+        "test_images": test,
+        "convnetjs": {
+            "version": CONVNETJS_VERSION,
+            "batch_size": CONVNETJS_BATCH,
+            "ms_per_example": round(cjs_ms, 4),
+            "examples_per_second": round(1000 / cjs_ms, 1),
+            "test_accuracy": convnetjs["test_accuracy"],
+        },
+        "engine": {k: v for k, v in engine.items() if k != "flops_per_example"},
+        "engine_vs_convnetjs_examples_per_second": round(engine["examples_per_second"] * cjs_ms / 1000, 1),
+        "flops_per_training_example": engine["flops_per_example"],
+        "matmul_gflops": {"before": round(matmul_before, 1), "after": round(matmul_after, 1)},
+        "engine_gflops": round(engine_gflops, 1),
+        "engine_share_of_matmul": round(engine_gflops / matmul, 3),
+    }
+
+
+def matmul_gflops(n: int = 1024, seconds: float = 2.0) -> float:
+    """numpy's float32 n x n matrix product, the best rate of repeated products over about `seconds`."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    best, deadline = float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * n**3 / best / 1e9
+
+
+def ensure_convnetjs() -> Path:
+    """The installed package's folder, installing it from the npm registry first if needed."""
+    package = CONVNETJS_DIR / "node_modules" / "convnetjs"
+    if not (package / "package.json").exists():
+        if shutil.which("npm") is None:
+            raise SystemExit("The side-by-side benchmark needs Node.js and npm (Debian: apt-get install nodejs npm).")
+        CONVNETJS_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--prefix",
+                str(CONVNETJS_DIR),
+                "--no-audit",
+                "--no-fund",
+                f"convnetjs@{CONVNETJS_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return package
+
+
+def run_convnetjs(x, y, test_x, test_y, train_offsets, test_offsets) -> dict:
+    """Train ConvNetJS's demo net on these examples (one crop each at `train_offsets`) in Node; its JSON result."""
+    package = ensure_convnetjs()
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        arrays = {"train_x": x, "train_y": y, "train_offsets": train_offsets, "test_x": test_x, "test_y": test_y}
+        arrays["test_offsets"] = test_offsets
+        for name, array in arrays.items():
+            (out / f"{name}.bin").write_bytes(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+        meta = {"train": len(y), "test": len(test_y), "crops": test_offsets.shape[1], "batch_size": CONVNETJS_BATCH}
+        (out / "meta.json").write_text(json.dumps(meta))
+        done = subprocess.run(["node", str(DRIVER), str(package), str(out)], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_engine(x, y, test_x, test_y, offsets, seed: int) -> dict:
+    """Train the project's default run on the same examples with the app's engine, live as on the Train page."""
+    from mnist_core.data.mnist import load_mnist
+    from mnist_core.model.architecture import PRESETS
+    from mnist_core.model.crop import crops_at
+    from mnist_core.model.flops import training_flops
+    from mnist_core.model.predict import accuracy
+    from mnist_core.runtime.memory import map_large_blocks
+    from mnist_core.settings import TrainSettings
+    from mnist_core.training.engine import Engine
+    from mnist_core.training.model_pool import new_training_model
+    from mnist_core.training.run_state import RunState
+    from mnist_core.training.schedule import Anneal
+
+    map_large_blocks()  # as the app's server does
+    settings = TrainSettings(seed=seed)
+    held = new_training_model(PRESETS[settings.preset], settings)
+    state = RunState(1, len(y))
+    engine = Engine(
+        held,
+        state,
+        batch_size=settings.batch_size,
+        weight_decay=settings.weight_decay,
+        examples_per_epoch=len(y),
+        stream=load_mnist().test,
+        crops=settings.crops,
+        seed=seed,
+        anneal=Anneal(settings.anneal),
+        planned_examples=len(y),
+    )
+    engine.fit(x, y)
+    n, k = offsets.shape[:2]
+    per_crop = engine.predictor.forward(crops_at(test_x, offsets).reshape(n * k, 24, 24)).reshape(n, k, 10)
+    return {
+        "batch_size": settings.batch_size,
+        "ms_per_example": round(engine.train_seconds * 1000 / len(y), 4),
+        "examples_per_second": round(len(y) / engine.train_seconds, 1),
+        "test_accuracy": accuracy(per_crop.mean(axis=1), test_y),
+        "flops_per_example": training_flops(held.model),
+        "profile_ms_per_example": profile(engine, x, y),
+    }
+
+
+def profile(engine, x, y) -> dict:
+    """Where an example's time goes: the train step alone (one batch repeated, no input pipeline), Keras's fit
+    on the real batches (adds the input pipeline), and the engine (adds its callback: pauses, live changes,
+    progress, the test-digit stream); each the best of three passes over the same examples."""
+    import tensorflow as tf
+
+    from mnist_core.training.engine import batches
+
+    model, size = engine.keras_model, engine.batch_size
+    repeated = tf.data.Dataset.from_tensors((x[:size], y[:size])).repeat(len(y) // size)
+
+    def timed(fit) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            fit()
+            best = min(best, time.perf_counter() - started)
+        return round(best * 1000 / (len(y) // size * size), 4)
+
+    def engine_fit() -> None:
+        engine.fit(x[: len(y) // size * size], y[: len(y) // size * size])
+
+    return {
+        "train_step": timed(lambda: model.fit(repeated, epochs=1, shuffle=False, verbose=0)),
+        "keras_fit": timed(lambda: model.fit(batches(x, y, size), epochs=1, shuffle=False, verbose=0)),
+        "engine": timed(engine_fit),
+    }
+
+
+if __name__ == "__main__":
+    main()
