@@ -174,6 +174,8 @@ class RunStore:
             except (SchemaError, SQLAlchemyError, OSError) as exc:
                 self._failed(exc)
                 raise StoreError(self._problem) from None
+            if not self._pending:  # opened again: nothing failed since (what waits is tried by the caller)
+                self._problem, self._failed_at = None, None
             return self._engine
 
     def _open(self) -> Engine:
@@ -215,6 +217,15 @@ class RunStore:
                     self._dropped += 1
                 self._pending.append(row)
             return self._flush()
+
+    def check(self) -> str | None:
+        """Open the store if it is closed and save what waits in memory; why runs are not being saved, or None."""
+        try:
+            self._ready()
+        except StoreError:
+            return self.problem
+        self.flush()
+        return self.problem
 
     def flush(self) -> None:
         """Try again to save the runs waiting in memory (the page calls this; saving also does)."""
