@@ -11,8 +11,8 @@ from mnist_core.charts.training import spec_without_data
 from mnist_core.store.curves import series
 
 OVERLAY_METRICS = {
-    "loss": ("Training loss", "cross-entropy (smoothed)", ".4f"),
-    "test_accuracy": ("Test accuracy (k crops; a race's: first 2,000 test images)", "accuracy", ".2%"),
+    "loss": ("Training loss", "cross-entropy (smoothed)", ".4f", ".2f"),
+    "test_accuracy": ("Test accuracy (k crops; a race's: first 2,000 test images)", "accuracy", ".2%", ".1%"),
 }
 
 
@@ -31,7 +31,7 @@ def overlay_frame(curves: dict[str, dict]) -> pd.DataFrame:
 @cache
 def overlay_spec(metric: str, labels: tuple[str, ...]) -> dict:
     """Vega-Lite spec (no data) of one metric of several runs against examples seen; filters the frame to `metric`."""
-    title, y_title, fmt = OVERLAY_METRICS[metric]
+    title, y_title, fmt, axis_format = OVERLAY_METRICS[metric]
     pick = alt.selection_point(fields=["run"], bind="legend", name="pick")
     legend = alt.Legend(orient="bottom", columns=2, title="click to highlight", labelLimit=320)
     chart = (
@@ -40,7 +40,7 @@ def overlay_spec(metric: str, labels: tuple[str, ...]) -> dict:
         .mark_line(point=metric != "loss", interpolate="monotone")
         .encode(
             x=alt.X("examples_seen:Q", title="examples seen", axis=alt.Axis(format="~s")),
-            y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+            y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False), axis=alt.Axis(format=axis_format)),
             color=alt.Color("run:N", scale=alt.Scale(domain=list(labels)), legend=legend),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
             tooltip=[
