@@ -154,3 +154,21 @@ def test_a_corrupt_store_is_named_and_every_page_keeps_working(tmp_path, monkeyp
     at.switch_page("pages/train.py").run()
     assert not at.exception and at.title[0].value == "MNIST Live"
     assert path.read_bytes() == b"\x00garbage" * 64
+
+
+def test_draw_with_a_stored_network_and_continue_training_from_it(store, record):
+    run_id = store.save(record)
+    at = _runs_page()
+    _button(at, "Draw with this network").click().run()
+    assert not at.exception, at.exception
+    drawing = at.session_state["snapshot_for_drawing"]
+    assert drawing.settings.optimizer.name == "momentum" and f"run {run_id}" in drawing.description
+    for mine, stored in zip(drawing.weights, record.weights):
+        assert (mine == stored).all()
+    _button(at, "Continue training from it").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["job"]
+    assert job.start_point.examples_seen == record.examples_seen and job.settings.batch_size == 64
+    assert job.initial_weights is not None and (job.initial_weights[0] == record.weights[0]).all()
+    job.stop()
+    assert job.join(timeout=120)
