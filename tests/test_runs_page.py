@@ -172,3 +172,17 @@ def test_draw_with_a_stored_network_and_continue_training_from_it(store, record)
     assert job.initial_weights is not None and (job.initial_weights[0] == record.weights[0]).all()
     job.stop()
     assert job.join(timeout=120)
+
+
+def test_the_store_can_come_from_streamlit_secrets(tmp_path, monkeypatch, record):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    path = tmp_path / "from-secrets.sqlite"
+    held = RunStore(store_url({ENV_VAR: str(path)}))
+    run_id = held.save(record)
+    held.dispose()
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.secrets["connections"] = {"runs": {"url": f"sqlite:///{path}"}}
+    at.session_state["runs_owner"] = ME
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[0].value["run"]) == [run_id]

@@ -197,7 +197,7 @@ def _actions(store: RunStore, owner: str, summary: RunSummary) -> None:
         width="stretch",
     )  # fmt: skip
     name_key, nick_key = f"runs_name_{run_id}", f"runs_nickname_{run_id}"
-    name_col, name_button, nick_col, share_button = st.columns([2, 1, 2, 1], vertical_alignment="bottom")
+    name_col, name_button, nick_col, share_button = st.columns([2, 1, 2, 1.4], vertical_alignment="bottom")
     name_col.text_input("Run name", value=summary.name, key=name_key, max_chars=80)
     name_button.button("Rename", on_click=act.rename_run, args=(store, run_id, owner, name_key), width="stretch")
     if summary.shared:

@@ -24,7 +24,7 @@ class Limits:
     """Runs kept per browser and in all; weights above `weights_bytes` are not kept (the run is, without them)."""
 
     per_browser: int = 200
-    total: int = 20_000
+    total: int = 5_000
     weights_bytes: int = 8 * 2**20
 
     @classmethod
