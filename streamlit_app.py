@@ -25,5 +25,5 @@ page = st.navigation(
 )
 sidebar_settings()
 snapshot_panel()
-keep_browser_id()  # whose runs the Runs page shows: this browser's id, kept in a cookie
 page.run()
+keep_browser_id()  # whose runs the Runs page shows: this browser's id, kept in a cookie (an empty element, last)

@@ -83,11 +83,14 @@ def test_with_runs_the_table_lists_them_and_two_are_overlaid(store, record):
     assert set(_charts(at)[0].run) == {f"#{ids[0]} run 0 ({record.test_accuracy:.2%})"}
 
 
-def test_filters_narrow_the_table(store, record):
-    store.save(record)
-    store.save(replace(record, settings=record.settings.with_(optimizer=default_optimizer("adam")), status="stopped"))
+def test_filters_and_sorting_narrow_and_order_the_table(store, record):
+    best = store.save(replace(record, test_accuracy=0.999))
+    adam = record.settings.with_(optimizer=default_optimizer("adam"))
+    newest = store.save(replace(record, settings=adam, status="stopped", test_accuracy=0.5))
     at = _runs_page()
-    assert len(at.dataframe[0].value) == 2
+    assert list(at.dataframe[0].value["run"]) == [newest, best]
+    at.selectbox(key="runs_sort").set_value("Best test accuracy first").run()
+    assert list(at.dataframe[0].value["run"]) == [best, newest]
     at.multiselect(key="runs_filter_optimizer").set_value(["Adam"]).run()
     assert list(at.dataframe[0].value["optimizer"]) == ["Adam"]
     at.multiselect(key="runs_filter_status").set_value(["finished"]).run()

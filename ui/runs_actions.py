@@ -21,6 +21,7 @@ from ui.session import dataset
 from ui.snapshots import _continue, _setting_values, _use_for_drawing
 
 FLASH = "runs_flash"  # (kind, message) to show once: "error" or "success"
+REPLACE = "runs_replace"  # the checkbox that allows replacing the session's network
 
 
 def guarded(action: Callable[..., str]) -> Callable[..., None]:
@@ -97,6 +98,7 @@ def _loaded(stored: StoredRun):
 @guarded
 def draw_with(store: RunStore, run_id: int) -> str:
     _use_for_drawing(_loaded(_stored(store, run_id)))
+    st.session_state.pop(REPLACE, None)
     return f"The Draw and Inside pages now answer with run {run_id}'s network."
 
 
@@ -106,6 +108,7 @@ def continue_training(store: RunStore, run_id: int) -> str:
     if data is None:
         raise StoreError("MNIST could not be loaded, so nothing can train now.")
     _continue(_loaded(_stored(store, run_id)), data)
+    st.session_state.pop(REPLACE, None)
     return ""  # the Train page opens, and the Snapshots panel's toast says it
 
 

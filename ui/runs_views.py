@@ -18,7 +18,6 @@ from ui.session import current_job
 OVERLAY, DETAIL, SORT = "runs_overlay", "runs_detail", "runs_sort"
 FILTERS = {"optimizer": "runs_filter_optimizer", "network": "runs_filter_network", "status": "runs_filter_status"}
 BOARD_PICK = "runs_board_pick"
-REPLACE = "runs_replace"
 DEFAULT_OVERLAID = 2
 
 
@@ -177,7 +176,7 @@ def _actions(store: RunStore, owner: str, summary: RunSummary) -> None:
     allowed = True
     if job is not None:
         allowed = st.checkbox(
-            "Replace my current network (drawing with or continuing this run replaces it)", key=REPLACE
+            "Replace my current network (drawing with or continuing this run replaces it)", key=act.REPLACE
         )
     use, draw, train, remove = st.columns(4)
     use.button(
