@@ -189,3 +189,27 @@ def test_the_store_can_come_from_streamlit_secrets(tmp_path, monkeypatch, record
     at.switch_page("pages/runs.py").run()
     assert not at.exception, at.exception
     assert list(at.dataframe[0].value["run"]) == [run_id]
+
+
+def test_a_race_on_the_compare_page_puts_each_contestant_in_the_history(store):
+    from mnist_core.training.contestants import COLUMNS
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["runs_owner"] = ME
+    at.switch_page("pages/compare.py")
+    at.session_state["compare_rows"] = [
+        {**dict.fromkeys(COLUMNS), "name": name, "optimizer": "adam", "learning_rate": rate, "beta_1": 0.9,
+         "beta_2": 0.999, "epsilon": 1e-7, "batch_size": 128, "weight_decay": 0.001}
+        for name, rate in (("Adam", 0.001), ("Adam <fast>", 0.01))
+    ]  # fmt: skip
+    at.session_state["compare_version"] = 99
+    at.run()
+    at.number_input[0].set_value(1_000).run()  # budget
+    at.number_input[1].set_value(500).run()  # evaluate every
+    next(b for b in at.button if b.label == "Start race").click().run()
+    assert at.session_state["race"].join(timeout=300)
+    saved = {s.name: s for s in store.runs(ME)}
+    assert set(saved) == {"Adam", "Adam <fast>"}
+    assert all(s.kind == "race" and s.status == "finished" and s.examples_seen >= 1_000 for s in saved.values())
+    at.switch_page("pages/runs.py").run()
+    assert sorted(at.dataframe[0].value["name"]) == ["Adam", "Adam <fast>"]
