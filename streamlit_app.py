@@ -3,6 +3,7 @@
 import streamlit as st
 
 from mnist_core.runtime.memory import map_large_blocks
+from ui.browser_id import keep_browser_id
 from ui.sidebar import sidebar_settings
 from ui.snapshots import snapshot_panel
 from ui.startup import start_warm_up
@@ -19,8 +20,10 @@ page = st.navigation(
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
         st.Page("pages/compare.py", title="Compare optimizers", icon=":material/compare_arrows:"),
         st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     ]
 )
 sidebar_settings()
 snapshot_panel()
 page.run()
+keep_browser_id()  # whose runs the Runs page shows: this browser's id, kept in a cookie (an empty element, last)

@@ -23,6 +23,7 @@ from mnist_core.training.run_state import FINAL
 from ui.lifecycle import session_owner
 from ui.network import layers_for, network_label
 from ui.queue_note import limit_note, show_queued
+from ui.run_store import save_race_when_done
 from ui.session import dataset
 from ui.sidebar import SETTINGS
 from ui.streamlit_workarounds import through_entrypoint
@@ -110,6 +111,7 @@ def _controls(contestants, budget: int, every: int, refused: bool) -> str | None
         if race is not None:
             race.stop()
         race = Race(contestants, data, layers_for(settings), settings.seed, budget, every, settings.crops)
+        save_race_when_done(race, settings.preset)  # each contestant into the run history when the race ends
         session_owner().adopt(RACE, race)  # stopped and forgotten when the session ends (ui.lifecycle)
         race.start()
         st.session_state[RACE] = race

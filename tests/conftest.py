@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 # Tests run jobs one after another; a limit above the default (1 on 2 CPUs) keeps a test whose job is still
 # finishing from queueing the next test's job. The queue itself is tested with its own JobQueue.
 os.environ.setdefault("MNIST_LIVE_MAX_JOBS", "4")
+# Runs the tests finish are saved (mnist_core.store): into a throwaway file, never the user's own run history.
+os.environ.setdefault("MNIST_LIVE_RUNS", os.path.join(tempfile.mkdtemp(prefix="mnist-live-test-runs-"), "runs.sqlite"))
 
 import mnist_core  # noqa: F401 - sets TensorFlow's environment before anything imports it
 from mnist_core.data import download

@@ -69,7 +69,10 @@ def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec], **o
     from mnist_core.training.job import TrainingJob  # imports TensorFlow: only once someone trains
 
     stop_job()
+    from ui.run_store import save_when_done  # SQLAlchemy: only once someone trains
+
     job = TrainingJob(settings, data, layers, **options)
+    save_when_done(job)  # into the run history when it finishes, stops or diverges
     session_owner().adopt(JOB, job)  # stopped and forgotten when the session ends (ui.lifecycle)
     job.start()
     st.session_state[JOB] = job

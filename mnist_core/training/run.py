@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 
 from mnist_core.runtime.queue import JobQueue, Ticket, get_queue
 
 QUEUE_STOP_MESSAGE = "Stopped before it started: it was waiting for a free training slot."
+_LOG = logging.getLogger(__name__)
 
 
 class BackgroundRun:
@@ -24,6 +27,7 @@ class BackgroundRun:
     def __init__(self, thread_name: str, queue: JobQueue | None = None):
         self._queue = queue if queue is not None else get_queue()
         self._ticket: Ticket | None = None
+        self._on_end: list[Callable[[BackgroundRun], None]] = []
         self._thread = threading.Thread(target=self._main, name=thread_name, daemon=True)
 
     def _run(self) -> None:
@@ -57,6 +61,18 @@ class BackgroundRun:
             state.set_status("error", f"Waiting for a training slot failed: {type(exc).__name__}: {exc}")
         finally:
             self._queue.release(ticket)
+            self._ended()
+
+    def on_end(self, callback: Callable[[BackgroundRun], None]) -> None:
+        """Call `callback(self)` in the run's thread once it has ended (finished, stopped, diverged or failed)."""
+        self._on_end.append(callback)
+
+    def _ended(self) -> None:
+        for callback in self._on_end:
+            try:
+                callback(self)
+            except Exception:  # noqa: BLE001 - a listener (e.g. the run store) must not break the run's end
+                _LOG.exception("a run's end callback failed")
 
     def pause(self) -> None:
         self.state.request_pause()

@@ -1,0 +1,13 @@
+"""The Runs page: the run history of this browser, its curves overlaid, and the class board."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.runs_views import runs_page
+from ui.streamlit_workarounds import through_entrypoint
+
+through_entrypoint()
+
+st.title("Runs")
+runs_page()
