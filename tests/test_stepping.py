@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from mnist_core.runtime.queue import JobQueue
 from mnist_core.model.architecture import core_of
+from mnist_core.runtime.queue import JobQueue
 from mnist_core.settings import OptimizerSettings, TrainSettings
 from mnist_core.training.job import TrainingJob
 from mnist_core.training.model_pool import ModelPool
