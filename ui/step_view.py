@@ -71,10 +71,11 @@ def _show(report: StepReport) -> None:
         delta_color="inverse",
         help="Cross-entropy of the batch's centre crops with the weights before and after this one update.",
     )
+    points = 100 * (report.accuracy_after - report.accuracy_before)
     acc.metric(
         "Batch accuracy after",
         f"{report.accuracy_after:.0%}",
-        delta=f"{100 * (report.accuracy_after - report.accuracy_before):+.0f} points (was {report.accuracy_before:.0%})",
+        delta=f"{points:+.0f} points (was {report.accuracy_before:.0%})",
     )
     seen.metric("Examples seen", f"{report.examples_seen:,}")
     updates.metric(
