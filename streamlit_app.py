@@ -19,6 +19,7 @@ page = st.navigation(
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
         st.Page("pages/compare.py", title="Compare optimizers", icon=":material/compare_arrows:"),
         st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:"),
+        st.Page("pages/teachers.py", title="For teachers", icon=":material/school:", url_path="teachers"),
     ]
 )
 sidebar_settings()

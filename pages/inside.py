@@ -8,6 +8,7 @@ from mnist_core.settings import TrainSettings
 from ui.error_views import crop_averaging_tab, errors_tab
 from ui.inside_views import activations_tab, filters_tab
 from ui.layer_editor import layer_editor, show_summary
+from ui.lessons import current_lesson
 from ui.models import answerer
 from ui.session import dataset
 from ui.sidebar import SETTINGS
@@ -43,7 +44,10 @@ if tabs["Architecture"].open:
         st.subheader("The network shown")
         show_summary(who.layers)
         st.subheader("Edit the network")
-        layer_editor(settings)
+        if current_lesson().shows("preset") and not current_lesson().locks("preset"):
+            layer_editor(settings)
+        else:
+            st.info("The lesson link fixes the network, so it cannot be edited here.", icon=":material/lock:")
 if tabs["Filters"].open:
     with tabs["Filters"]:
         filters_tab()

@@ -9,6 +9,7 @@ from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crop
 from mnist_core.runtime.queue import JobQueue, get_queue
 from mnist_core.settings import FIELDS
 from mnist_core.training.run_state import RunView
+from ui.lessons import task_box
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_queued
 from ui.session import JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
@@ -26,6 +27,7 @@ st.caption(
     "Train a small convolutional network on MNIST right here, in your own session, and watch it learn. "
     "Each training image is a random 24x24 crop of the 28x28 digit; predictions average several crops."
 )
+task_box()
 settings = st.session_state.get(SETTINGS)
 data = dataset()
 if settings is None:

@@ -59,3 +59,75 @@ def test_step_on_a_diverged_run_explains_itself():
     _button(at, "Step").click().run()
     assert not at.exception, at.exception
     assert any("has ended (diverged)" in i.value and "Reset" in i.value for i in at.info)
+
+
+def _lesson_app(**params: str):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _sidebar_labels(at) -> list[str]:
+    widgets = [*at.sidebar.text_input, *at.sidebar.number_input, *at.sidebar.selectbox]
+    return sorted(w.label for w in widgets)
+
+
+def test_a_lesson_link_hides_the_named_controls_and_shows_the_task_literally():
+    task = "Find the **largest** <b>rate</b> that trains"
+    at = _lesson_app(opt="sgd", lr="0.5", batch="64", hide="all", allow="lr", task=task)
+    assert _sidebar_labels(at) == ["Learning rate"]
+    assert at.sidebar.text_input(key="sgd.learning_rate").value == "0.5"
+    settings = at.session_state["settings"]
+    assert settings.optimizer.name == "sgd" and settings.batch_size == 64  # hidden, fixed by the link
+    assert task in [t.value for t in at.text]  # st.text: literal, no Markdown or HTML
+    panel = "\n".join(m.value for m in at.sidebar.markdown)
+    assert "- Optimizer: SGD (hidden)" in panel and "- Batch size: 64 (hidden)" in panel
+    assert "Momentum" not in panel  # SGD has none
+    assert any("You can change: learning rate." in c.value for c in at.sidebar.caption)
+    at.sidebar.text_input(key="sgd.learning_rate").set_value("0.1").run()
+    assert at.session_state["settings"].optimizer.params == {"learning_rate": 0.1}
+    assert at.session_state["settings"].batch_size == 64  # still the lesson's on later runs
+    assert at.query_params["hide"] == "all" and at.query_params["allow"] == "lr"  # kept in the URL
+    at.switch_page("pages/inside.py").run()
+    assert _sidebar_labels(at) == ["Learning rate"]
+    assert any("fixes the network" in i.value for i in at.info)  # the layer editor is locked too
+
+
+def test_a_lesson_link_locks_controls_and_explains_bad_names():
+    at = _lesson_app(lock="net,opt", hide="seed,bogus")
+    assert at.sidebar.selectbox(key="optimizer").disabled and at.sidebar.selectbox(key="preset").disabled
+    assert not at.sidebar.text_input(key="adadelta.learning_rate").disabled
+    assert "Seed" not in _sidebar_labels(at)
+    notices = [t.value.replace("\\", "") for t in at.toast]
+    assert any("unknown control name(s) in hide=: bogus" in n for n in notices)
+    assert not _button(at, "Train").disabled
+
+
+def test_a_lesson_hiding_every_control_says_so_and_trains_with_the_links_settings():
+    at = _lesson_app(epochs="1", hide="all", task="x" * 10_240)
+    assert _sidebar_labels(at) == []
+    assert any("fixes every setting" in i.value for i in at.sidebar.info)
+    assert any("10,240 characters" in t.value.replace("\\", "") for t in at.toast)
+    [shown] = [t.value for t in at.text if t.value.startswith("xxx")]
+    assert len(shown) == 501
+    assert at.session_state["settings"].epochs == 1 and not _button(at, "Train").disabled
+
+
+def test_the_teachers_page_builds_a_lesson_link():
+    at = _app()
+    at.sidebar.text_input(key="adadelta.learning_rate").set_value("0.5").run()
+    at.switch_page("pages/teachers.py").run()
+    assert not at.exception, at.exception
+    at.multiselect(key="teacher_allowed").set_value(["lr", "epochs"]).run()
+    at.radio(key="teacher_rest").set_value("hidden").run()
+    at.text_area(key="teacher_task").set_value("Watch the loss").run()
+    [code] = [c.value for c in at.code]
+    assert code.endswith("?lr=0.5&hide=all&allow=lr%2Cepochs&task=Watch+the+loss"), code
+    at.multiselect(key="teacher_allowed").set_value([]).run()
+    assert any("hides every control" in w.value for w in at.warning)
