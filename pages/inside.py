@@ -6,6 +6,7 @@ import streamlit as st
 
 from mnist_core.settings import TrainSettings
 from ui.error_views import crop_averaging_tab, errors_tab
+from ui.gradient_views import gradients_tab
 from ui.inside_views import activations_tab, filters_tab
 from ui.layer_editor import layer_editor, show_summary
 from ui.lessons import current_lesson
@@ -16,7 +17,7 @@ from ui.streamlit_workarounds import through_entrypoint
 
 through_entrypoint()
 
-TABS = ("Architecture", "Filters", "Activations", "Errors", "Crop averaging")
+TABS = ("Architecture", "Filters", "Activations", "Gradients", "Errors", "Crop averaging")
 
 st.title("Inside the network")
 st.caption(
@@ -54,6 +55,9 @@ if tabs["Filters"].open:
 if tabs["Activations"].open:
     with tabs["Activations"]:
         activations_tab(data, settings.crops)
+if tabs["Gradients"].open:
+    with tabs["Gradients"]:
+        gradients_tab(data)
 if tabs["Errors"].open:
     with tabs["Errors"]:
         errors_tab(data, settings.crops)

@@ -131,3 +131,33 @@ def test_the_teachers_page_builds_a_lesson_link():
     assert code.endswith("?lr=0.5&hide=all&allow=lr%2Cepochs&task=Watch+the+loss"), code
     at.multiselect(key="teacher_allowed").set_value([]).run()
     assert any("hides every control" in w.value for w in at.warning)
+
+
+def _gradient_layers(at) -> list[str]:
+    return [m.value for m in at.markdown if "gradient wrt its output" in m.value]
+
+
+def test_the_gradients_tab_shows_every_layer_for_a_digit_and_for_a_steps_batch():
+    at = _app()
+    at.switch_page("pages/inside.py").run()
+    at.session_state["inside_tab"] = "Gradients"
+    at.run()
+    assert not at.exception, at.exception
+    assert any(m.value.startswith("**How to read them.**") for m in at.markdown)
+    assert any("test image #0 (a 7)" in m.value and "learning the label **7**" in m.value for m in at.markdown)
+    layers = _gradient_layers(at)
+    assert len(layers) == 6 and layers[-1].startswith("**dense**") and "before the softmax" in layers[-1]
+    assert sum("wrt its weights from" in text for text in layers) == 3  # two convs and the dense layer
+    assert at.radio(key="inside_source").value == "A test digit" and "gradient_source" not in at.session_state
+    # A Step on the Train page: its batch becomes a choice here.
+    at.switch_page("pages/train.py").run()
+    _button(at, "Step").click().run()
+    _stepped(at, 1)
+    at.switch_page("pages/inside.py").run()
+    at.session_state["inside_tab"] = "Gradients"
+    at.run()
+    at.radio(key="gradient_source").set_value(at.radio(key="gradient_source").options[1]).run()
+    assert not at.exception, at.exception
+    assert any("of Step 1's batch" in m.value and "the mean over 32 images" in m.value for m in at.markdown)
+    assert len(_gradient_layers(at)) == 6 and not at.error
+    at.session_state["job"].stop()
