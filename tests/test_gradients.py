@@ -112,3 +112,37 @@ def test_gradients_follow_new_weights(mnist):
     model.set_weights(build_model(TINY, seed=4).get_weights())
     after = inspector.gradients(x, y).layers[0].weights
     assert not np.allclose(before, after)
+
+
+def _png(data: bytes):
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    return np.asarray(image.convert("RGB"))
+
+
+def test_gradient_pictures_use_one_symmetric_scale_per_layer():
+    from mnist_core.inspection import pictures as render
+    from mnist_core.inspection.gradients import LayerGradient
+
+    values = np.zeros((2, 2, 3), np.float32)
+    values[0, 0, 0], values[1, 1, 2] = -0.5, 0.25  # the scale is +-0.5: 0.25 is half-way to red
+    kernel = np.zeros((3, 3, 1, 2), np.float32)
+    kernel[0, 0, 0, 1] = 0.1
+    grad = LayerGradient("conv", "conv", values.shape, values, -0.5, 0.25, kernel, 0.0, 0.1)
+    assert grad.limit == 0.5 and grad.weights_limit == 0.1
+    maps = _png(render.gradient_maps_png(grad, scale=1))
+    assert maps.shape == (2, 2 * 3 + 2, 3)  # three 2x2 tiles with 1-px gaps
+    assert tuple(maps[0, 0]) == render.BLUE and tuple(maps[0, 1]) == render.WHITE
+    assert tuple(maps[1, 7]) == tuple(render.diverging_rgb(np.array(0.25), 0.5))
+    conv = _png(render.weight_gradient_png(grad, scale=1))
+    assert tuple(conv[0, 4]) == render.RED  # the second filter's corner: the layer's largest magnitude
+    dense = LayerGradient("dense", "dense", (10,), np.zeros(10), 0, 0, np.linspace(-1, 1, 300).reshape(30, 10), -1, 1)
+    matrix = _png(render.weight_gradient_png(dense, scale=8))
+    assert matrix.shape[1] == 30 * 8 and matrix.shape[0] % 10 == 0  # a row per unit, a column per input
+    assert tuple(matrix[0, 0]) == render.BLUE and tuple(matrix[-1, -1]) == render.RED
+    with pytest.raises(ValueError, match="no weights"):
+        render.weight_gradient_png(LayerGradient("flatten", "flatten", (10,), np.zeros(10), 0, 0, None))

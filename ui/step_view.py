@@ -12,6 +12,10 @@ from ui.session import JOB
 STEP_NOTE = "step_note"  # a Step's message, kept across the rerun that follows starting a paused run
 STEP_WAIT_SECONDS = 5.0  # a step of a traced model takes well under a second; a new run's first traces first
 RACE = "race"  # the Compare page's race (pages/compare.py)
+PENDING = (
+    "The step is training its batch (a new run first builds its network and traces its training step, a few "
+    "seconds): its report appears here when it is done."
+)
 STEP_HELP = (
     "Train exactly one batch, then pause again, and see what it changed. Before a run exists, Step starts one "
     "paused. While training runs, press Pause first."
@@ -20,12 +24,12 @@ STEP_HELP = (
 
 def step_button(where, job, start_paused) -> None:
     """Draw Step in `where`; `start_paused()` starts a new paused run (no run yet), or returns a reason it cannot."""
-    from mnist_core.training.stepping import step_once  # imports TensorFlow only once someone steps
-
     snap = job.view() if job is not None else None
     running = snap is not None and snap.status in ("running", "starting", "stopping")
     if not where.button("Step", disabled=running, width="stretch", help=STEP_HELP, icon=":material/skip_next:"):
         return
+    from mnist_core.training.stepping import STILL_TRAINING, step_once  # TensorFlow: only once someone steps
+
     if job is None:
         problem = start_paused()
         if problem:
@@ -38,7 +42,7 @@ def step_button(where, job, start_paused) -> None:
         _, message = step_once(job.state, STEP_WAIT_SECONDS)
     if racing and not message:
         message = "A race is running on the Compare page: this step shared the CPUs with it."
-    if message:
+    if message and message != STILL_TRAINING:  # that one the report's place shows until the report comes
         st.session_state[STEP_NOTE] = message
     if snap is None:
         st.rerun()  # a new run: redraw the controls (Resume, Stop) for it
@@ -53,6 +57,8 @@ def step_note() -> None:
 
 def step_report(snap: RunView) -> None:
     """What the last Step changed, while the run is paused."""
+    if snap.step_pending and snap.status == "paused":
+        st.info(PENDING, icon=":material/hourglass_top:")
     report = snap.step
     if report is None or snap.status != "paused":
         return

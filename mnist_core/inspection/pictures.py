@@ -160,8 +160,11 @@ def weight_gradient_png(gradient: LayerGradient, scale: int = 8) -> bytes:
     if weights.ndim == 4:
         return filter_grid_png(FilterBank(gradient.name, weights, None, gradient.weights_limit), scale)
     matrix = weights.T[: MAX_TILES * 4, :MAX_SIDE]  # (units, inputs)
-    cell = max(1, min(scale, MAX_SIDE // matrix.shape[1], MAX_SIDE // matrix.shape[0]))
-    return _png(_enlarge(diverging_index(matrix, gradient.weights_limit), cell), DIVERGING)
+    wide = max(1, min(scale, MAX_SIDE // matrix.shape[1]))
+    # Rows taller than wide (up to 3x scale), so that a 10-unit layer over hundreds of inputs stays readable.
+    tall = max(wide, min(3 * scale, MAX_SIDE // (4 * matrix.shape[0])))
+    pixels = np.repeat(np.repeat(diverging_index(matrix, gradient.weights_limit), tall, axis=0), wide, axis=1)
+    return _png(pixels, DIVERGING)
 
 
 def saliency_png(saliency_map: np.ndarray, scale: int = 8) -> bytes:
