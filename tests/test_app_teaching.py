@@ -161,3 +161,28 @@ def test_the_gradients_tab_shows_every_layer_for_a_digit_and_for_a_steps_batch()
     assert any("of Step 1's batch" in m.value and "the mean over 32 images" in m.value for m in at.markdown)
     assert len(_gradient_layers(at)) == 6 and not at.error
     at.session_state["job"].stop()
+
+
+def test_step_while_a_race_runs_waits_for_the_slot_then_steps():
+    at = _app()
+    at.switch_page("pages/compare.py").run()
+    at.number_input[0].set_value(50_000).run()  # budget: the race outlasts the test's first steps
+    _button(at, "Start race").click().run()
+    race = at.session_state["race"]
+    wait_until(lambda: race.view().status == "running", timeout=180)
+    at.switch_page("pages/train.py").run()
+    _button(at, "Step").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["job"]
+    if job.queue.limit == 1:  # the race holds the only slot (2 CPUs): the paused run waits in line
+        assert job.view().status == "queued"
+        assert any("waiting for a free training slot" in i.value for i in at.info)
+        race.stop()
+        assert race.join(timeout=120)
+        wait_until(lambda: job.view().status == "paused" and job.view().weights_version > 0, timeout=180)
+        _button(at, "Step").click().run()
+    _stepped(at, 1)
+    assert job.view().examples_seen == 128 and job.view().status == "paused"
+    race.stop()
+    job.stop()
+    assert job.join(timeout=120)

@@ -121,3 +121,31 @@ def test_step_while_another_run_holds_the_only_slot_says_it_waits(tiny):
     finally:
         job.stop()
         assert job.join(timeout=60)
+
+
+def test_a_step_lets_exactly_one_wait_through_and_resume_drops_a_step_not_yet_taken():
+    import threading
+
+    from mnist_core.training.run_state import RunState
+
+    state = RunState(epochs=1, total_examples=10)
+    state.request_pause()
+    assert state.request_step() is None
+    assert state.wait_while_paused() is False and state.stepping  # one batch goes through at once
+    passed = threading.Event()
+    threading.Thread(target=lambda: (state.wait_while_paused(), passed.set()), daemon=True).start()
+    assert not passed.wait(0.5)  # the next batch waits again
+    state.request_resume()
+    assert passed.wait(5)
+    state.request_pause()
+    assert "previous step" in state.request_step()  # the first step has not been reported yet
+    other = RunState(epochs=1, total_examples=10)
+    other.request_pause()
+    assert other.request_step() is None
+    other.request_resume()  # before any batch took the step
+    other.request_pause()
+    late = threading.Event()
+    threading.Thread(target=lambda: (other.wait_while_paused(), late.set()), daemon=True).start()
+    assert not late.wait(0.5)  # the dropped step does not fire at the next pause
+    other.request_stop()
+    assert late.wait(5)

@@ -58,7 +58,8 @@ def lesson_panel(where, settings: TrainSettings | None) -> None:
         return
     with where.container(border=True):
         st.markdown("**:material/school: Lesson link**")
-        if lesson.hides_everything:
+        free = [_label(s) for s in CONTROLS.values() if s not in lesson.fixed() and _applies(s, settings)]
+        if not free and all(s in lesson.hidden for s in lesson.fixed() if _applies(s, settings)):
             st.info(
                 "This lesson fixes every setting, so none is shown: press **Train** or **Step** to train with them.",
                 icon=":material/lock:",
@@ -66,9 +67,10 @@ def lesson_panel(where, settings: TrainSettings | None) -> None:
         rows = [f"- {_label(s)}: {_value(s, settings)} ({'hidden' if s in lesson.hidden else 'locked'})"
                 for s in lesson.fixed() if _applies(s, settings)]  # fmt: skip
         st.markdown("Fixed by the link:\n" + "\n".join(rows))
-        free = [_label(s) for s in CONTROLS.values() if s not in lesson.fixed() and _applies(s, settings)]
-        if free and not lesson.hides_everything:
+        if free:
             st.caption("You can change: " + ", ".join(free).lower() + ".")
+        else:
+            st.caption("You can change none of the settings.")
 
 
 def task_box() -> None:

@@ -194,6 +194,7 @@ class RunState:
         with self._lock:
             if self._control.paused and not self._snap.final:
                 self._control.paused = False
+                self._control.steps = 0  # a Step not yet let through would fire at the next pause
                 self._snap = replace(self._snap, status="running")
                 self._wake.notify_all()
 
@@ -201,6 +202,7 @@ class RunState:
         with self._lock:
             self._control.stop = True
             self._control.paused = False
+            self._control.steps = 0
             if not self._snap.final:
                 self._snap = replace(self._snap, status="stopping")
             self._wake.notify_all()
