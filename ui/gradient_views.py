@@ -32,6 +32,7 @@ def _step_batch():
 def gradients_tab(data: Mnist | None) -> None:
     """Each layer's gradients wrt its output and its weights, redrawn while the session's network trains."""
     st.markdown(READING)
+    _legend("each picture's own scale: −its largest magnitude (blue) … 0 (white) … +it (red)", diverging=True)
     step = _step_batch()
     source, stepped = ONE_DIGIT, False
     if step is not None:
@@ -92,11 +93,11 @@ def _layer(layer, last: bool) -> None:
         text += f"; wrt its weights from {layer.weights_minimum:.3g} to {layer.weights_maximum:.3g}"
     st.markdown(text)
     output, weights = st.columns(2)
-    with output:
-        st.image(gradient_maps_png(layer), caption="wrt its output")
-        _legend(diverging_label(layer.limit), diverging=True)
+    # The scale goes in the caption (one shared colour bar above): half the elements per redraw while training.
+    output.image(gradient_maps_png(layer), caption=f"wrt its output, scale {diverging_label(layer.limit)}")
     if layer.weights is not None:
-        with weights:
-            first_conv = layer.weights.ndim == 4 and layer.weights.shape[2] == 1
-            st.image(weight_gradient_png(layer, scale=16 if first_conv else 8), caption="wrt its weights (kernel)")
-            _legend(diverging_label(layer.weights_limit), diverging=True)
+        first_conv = layer.weights.ndim == 4 and layer.weights.shape[2] == 1
+        weights.image(
+            weight_gradient_png(layer, scale=16 if first_conv else 8),
+            caption=f"wrt its weights (kernel), scale {diverging_label(layer.weights_limit)}",
+        )
