@@ -16,9 +16,10 @@ READING = (
     "**How to read them.** Each picture is the gradient of the loss: how much the loss would change per unit "
     "of that value. **Red**: making the value larger would raise the loss; **blue**: it would lower it; white: it "
     "does not matter now. A training step moves every weight a little *against* its gradient (red weights down, "
-    "blue ones up). Each picture has its own symmetric scale (its largest magnitude, with the minimum and maximum "
-    "below), so compare shapes within a layer and the printed ranges between layers. The backward pass starts "
-    "at the last layer, whose gradient is the predicted probabilities minus 1 at the true class."
+    "blue ones up). Each picture has its own symmetric scale (its largest magnitude; each layer's minimum and "
+    "maximum are printed with it), so compare shapes within a layer and the printed ranges between layers. "
+    "The backward pass starts at the last layer, whose gradient is the predicted probabilities minus 1 at the "
+    "true class."
 )
 
 
