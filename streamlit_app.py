@@ -21,6 +21,7 @@ page = st.navigation(
         st.Page("pages/compare.py", title="Compare optimizers", icon=":material/compare_arrows:"),
         st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+        st.Page("pages/teachers.py", title="For teachers", icon=":material/school:", url_path="teachers"),
     ]
 )
 sidebar_settings()

@@ -6,8 +6,10 @@ import streamlit as st
 
 from mnist_core.settings import TrainSettings
 from ui.error_views import crop_averaging_tab, errors_tab
+from ui.gradient_views import gradients_tab
 from ui.inside_views import activations_tab, filters_tab
 from ui.layer_editor import layer_editor, show_summary
+from ui.lessons import current_lesson
 from ui.models import answerer
 from ui.session import dataset
 from ui.sidebar import SETTINGS
@@ -15,7 +17,7 @@ from ui.streamlit_workarounds import through_entrypoint
 
 through_entrypoint()
 
-TABS = ("Architecture", "Filters", "Activations", "Errors", "Crop averaging")
+TABS = ("Architecture", "Filters", "Activations", "Gradients", "Errors", "Crop averaging")
 
 st.title("Inside the network")
 st.caption(
@@ -43,13 +45,19 @@ if tabs["Architecture"].open:
         st.subheader("The network shown")
         show_summary(who.layers)
         st.subheader("Edit the network")
-        layer_editor(settings)
+        if current_lesson().shows("preset") and not current_lesson().locks("preset"):
+            layer_editor(settings)
+        else:
+            st.info("The lesson link fixes the network, so it cannot be edited here.", icon=":material/lock:")
 if tabs["Filters"].open:
     with tabs["Filters"]:
         filters_tab()
 if tabs["Activations"].open:
     with tabs["Activations"]:
         activations_tab(data, settings.crops)
+if tabs["Gradients"].open:
+    with tabs["Gradients"]:
+        gradients_tab(data)
 if tabs["Errors"].open:
     with tabs["Errors"]:
         errors_tab(data, settings.crops)

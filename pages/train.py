@@ -11,10 +11,12 @@ from mnist_core.runtime.speed import server_speed
 from mnist_core.settings import FIELDS
 from mnist_core.training.promise import measured_default_run, promise
 from mnist_core.training.run_state import RunView
+from ui.lessons import task_box
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_queued
 from ui.session import JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
 from ui.sidebar import SETTINGS
+from ui.step_view import step_button, step_note, step_report
 from ui.streamlit_workarounds import through_entrypoint
 
 through_entrypoint()
@@ -27,6 +29,7 @@ st.caption(
     "Train a small convolutional network on MNIST right here, in your own session, and watch it learn. "
     "Each training image is a random 24x24 crop of the 28x28 digit; predictions average several crops."
 )
+task_box()
 settings = st.session_state.get(SETTINGS)
 data = dataset()
 if settings is None:
@@ -37,7 +40,7 @@ def _controls(job) -> RunView | None:
     """Train, Pause/Resume, Stop and Reset; returns the snapshot they were drawn for."""
     snap = job.view() if job else None
     alive = bool(job and job.alive)
-    train, pause, stop, reset = st.columns(4)
+    train, pause, step, stop, reset = st.columns(5)
     if train.button("Train", type="primary", disabled=alive or settings is None or data is None, width="stretch"):
         start_job(settings, data, layers_for(settings))
         st.rerun()
@@ -47,6 +50,7 @@ def _controls(job) -> RunView | None:
     if pause.button("Resume" if paused else "Pause", disabled=idle, width="stretch"):
         job.resume() if paused else job.pause()
         st.rerun()
+    step_button(step, job, _start_paused)
     if stop.button("Stop", disabled=not alive, width="stretch"):
         job.stop()
         st.rerun()
@@ -54,6 +58,14 @@ def _controls(job) -> RunView | None:
         stop_job()
         st.rerun()
     return snap
+
+
+def _start_paused() -> str | None:
+    """A new run, paused before its first batch (Step with no run yet); or why there cannot be one."""
+    if settings is None or data is None:
+        return "Fix the settings in the sidebar first: Step starts a run with them."
+    start_job(settings, data, layers_for(settings), paused=True)
+    return None
 
 
 def _apply_changes(job) -> None:
@@ -142,6 +154,7 @@ def _view(job, snap: RunView) -> None:
     if snap.status == "queued":
         return  # nothing to chart yet
     _tiles(snap)
+    step_report(snap)
     left, right = st.columns(2)
     left.vega_lite_chart(loss_frame(snap), loss_spec(), width="stretch")
     right.vega_lite_chart(accuracy_frame(snap), accuracy_spec(chart_crops(snap)), width="stretch")
@@ -182,6 +195,7 @@ def _downloads(job, snap: RunView) -> None:
 def _page(job) -> None:
     limit_note(get_queue())
     controlled = _controls(job)
+    step_note()
     _apply_changes(job)
     if job is None:
         st.info(

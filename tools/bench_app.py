@@ -6,7 +6,7 @@ headless. A user's browser runs on their own machine, but here it shares the ser
 default it runs at the lowest CPU priority (`--browser-nice 19`) so that it takes only spare CPU, as it
 would elsewhere; `--browser-nice 0` measures the browser competing at full priority.
 
-`--watch filters` (or `activations`, or `architecture`, which does not redraw) trains while the page shows
+`--watch filters` (or `activations`, `gradients`, or `architecture`, which does not redraw) trains while the page shows
 that tab of Inside the network instead of the Train page; `--skip-headless` leaves out the headless run.
 """
 
@@ -60,7 +60,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.bench_app", description=__doc__)
     parser.add_argument("--epochs", type=int, default=TrainSettings().epochs)
     parser.add_argument("--browser-nice", type=int, default=19, help="CPU niceness of the browser (0-19)")
-    parser.add_argument("--watch", choices=("train", "architecture", "filters", "activations"), default="train")
+    watched = ("train", "architecture", "filters", "activations", "gradients")
+    parser.add_argument("--watch", choices=watched, default="train")
     parser.add_argument("--skip-headless", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("MNIST_NPZ_PATH", str(REPO.parent / "shared" / "data" / "mnist.npz"))

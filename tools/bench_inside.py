@@ -2,7 +2,8 @@
 
 With the pretrained ConvNetJS net (the default network) on all 10,000 test digits it times what the Inside
 the network page computes: the evaluation behind the confusion matrix (k crops), the crop-averaging study
-(every k, random and grid), and one redraw of the filters and activations tabs (traced calls plus PNGs).
+(every k, random and grid), one redraw of the filters and activations tabs (traced calls plus PNGs) and one
+of the gradients tab.
 The effect of the live redraw on a training job in the app is measured by `python -m tools.bench_app --watch`.
 """
 
@@ -50,8 +51,16 @@ def run(k: int = 4, runs: int = 3, redraws: int = 50) -> dict:
         for layer in inspector.activations(digit):
             render.feature_maps_png(layer)
 
+    def gradients() -> None:
+        for layer in inspector.gradients(digit[None], test.y[:1]).layers:
+            render.gradient_maps_png(layer)
+            if layer.weights is not None:
+                render.weight_gradient_png(layer)
+
     redraw()
     redraw_ms = np.array(_seconds(redraw, redraws)) * 1000
+    gradients()
+    gradients_ms = np.array(_seconds(gradients, redraws)) * 1000
     return {
         "model": "pretrained convnetjs",
         "test_images": len(test.x),
@@ -65,6 +74,8 @@ def run(k: int = 4, runs: int = 3, redraws: int = 50) -> dict:
         "centre_crop_accuracy": round(study.centre, 4),
         "filters_and_activations_redraw_ms_p50": round(float(np.percentile(redraw_ms, 50)), 2),
         "filters_and_activations_redraw_ms_p95": round(float(np.percentile(redraw_ms, 95)), 2),
+        "gradients_redraw_ms_p50": round(float(np.percentile(gradients_ms, 50)), 2),
+        "gradients_redraw_ms_p95": round(float(np.percentile(gradients_ms, 95)), 2),
         "runs": runs,
     }
 

@@ -61,8 +61,10 @@ def current_job():
     return job
 
 
-def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec], **options) -> None:
-    """Replace any finished job with a new one training `layers` with `settings`, and start it.
+def start_job(
+    settings: TrainSettings, data: Mnist, layers: list[LayerSpec], *, paused: bool = False, **options
+) -> None:
+    """Replace any finished job with a new one training `layers` with `settings`, and start it (`paused`: for Step).
 
     `options` go to TrainingJob (e.g. the weights and history of a loaded snapshot to continue from).
     """
@@ -74,6 +76,8 @@ def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec], **o
     job = TrainingJob(settings, data, layers, **options)
     save_when_done(job)  # into the run history when it finishes, stops or diverges
     session_owner().adopt(JOB, job)  # stopped and forgotten when the session ends (ui.lifecycle)
+    if paused:
+        job.pause()
     job.start()
     st.session_state[JOB] = job
     st.session_state.pop(NOTE, None)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from mnist_core.model.budget import check_step_memory
 from mnist_core.settings import FIELDS, OPTIMIZERS, RUN_FIELDS, SettingsError, TrainSettings, validate_settings
+from ui.lessons import current_lesson, keep_in_url, lesson_panel, lesson_widget
 from ui.network import PRESET_KEY, network_choices, network_label
 from ui.query_settings import initial_values, mirror_to_link
 
@@ -28,25 +29,32 @@ def _field_input(where, key: str, field: str, initial: object) -> object:
     spec = FIELDS[field]
     if spec.integer:
         label = spec.short or spec.label
-        return where.number_input(label, **_start(key, initial), step=spec.step, key=key, help=spec.help or None)
+        return lesson_widget(field, key, initial, lambda locked: where.number_input(
+            label, **_start(key, initial), step=spec.step, key=key, help=spec.help or None, disabled=locked
+        ))  # fmt: skip
     shown = initial if isinstance(initial, str) else f"{initial:g}"
-    return where.text_input(spec.short or spec.label, **_start(key, shown), key=key, help=spec.help or None)
+    return lesson_widget(field, key, shown, lambda locked: where.text_input(
+        spec.short or spec.label, **_start(key, shown), key=key, help=spec.help or None, disabled=locked
+    ))  # fmt: skip
 
 
 def sidebar_settings() -> TrainSettings | None:
     """Draw the sidebar; return the valid settings, or None after showing each field's error."""
     defaults = TrainSettings()
     linked = initial_values()  # a shared link's settings by widget key, on the session's first run only
+    current_lesson()  # a lesson link's hidden and locked controls, read on the same first run
     with st.sidebar:
         st.subheader("Training settings")
+        lesson_box = st.empty()
         names = list(OPTIMIZERS)
-        name = st.selectbox(
+        name = lesson_widget("optimizer", "optimizer", defaults.optimizer.name, lambda locked: st.selectbox(
             "Optimizer",
             names,
             **_start("optimizer", names.index(linked.get("optimizer", defaults.optimizer.name)), "index"),
             format_func=lambda n: OPTIMIZERS[n].label,
             key="optimizer",
-        )
+            disabled=locked,
+        ))  # fmt: skip
         raw: dict = {"optimizer": name}
         for field, default in OPTIMIZERS[name].fields.items():
             raw[field] = _field_input(st, f"{name}.{field}", field, linked.get(f"{name}.{field}", default))
@@ -57,14 +65,15 @@ def sidebar_settings() -> TrainSettings | None:
         for field in (f for f in RUN_FIELDS if not FIELDS[f].integer):
             raw[field] = _field_input(st, field, field, linked.get(field, getattr(defaults, field)))
         choices = network_choices()
-        raw["preset"] = st.selectbox(
+        raw["preset"] = lesson_widget("preset", PRESET_KEY, defaults.preset, lambda locked: st.selectbox(
             "Network",
             list(choices),
             **_start(PRESET_KEY, list(choices).index(linked.get(PRESET_KEY, defaults.preset)), "index"),
             format_func=partial(network_label, choices=choices),
             key=PRESET_KEY,
             help=PRESET_HELP,
-        )
+            disabled=locked,
+        ))  # fmt: skip
         try:
             settings = validate_settings(raw, choices)
             network = f"the network “{network_label(settings.preset, choices)}”"
@@ -74,6 +83,8 @@ def sidebar_settings() -> TrainSettings | None:
             for message in exc.errors.values():
                 st.error(message, icon=":material/error:")
             settings = None
+        lesson_panel(lesson_box, settings)
     st.session_state[SETTINGS] = settings
     mirror_to_link(settings)
+    keep_in_url()
     return settings

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from mnist_core.inspection.gradients import LayerGradient
 from mnist_core.inspection.inspector import FilterBank, LayerActivation
 
 MAX_SIDE = 1200  # px: pictures shrink their scale (down to 1) to stay within this
@@ -139,6 +140,31 @@ def _feature_grid(activation: LayerActivation, columns: int | None) -> tuple[np.
     cols = min(len(tiles), columns or (8 if values.ndim == 3 else 32), (MAX_SIDE + 1) // (tiles.shape[2] + 1))
     rows = min(math.ceil(len(tiles) / cols), (MAX_SIDE + 1) // (tiles.shape[1] + 1))
     return tiles[: rows * cols], rows, cols
+
+
+def gradient_maps_png(gradient: LayerGradient, scale: int = 4, columns: int | None = None) -> bytes:
+    """A layer's output gradient laid out as its feature maps are, on one symmetric scale (its largest magnitude)."""
+    tiles, rows, cols = _feature_grid(gradient, columns)
+    if gradient.values.ndim != 3:
+        scale *= 4
+    grid = _tile(diverging_index(tiles, gradient.limit), rows, cols, _fit_scale(scale, rows, cols, *tiles.shape[1:]))
+    return _png(grid, DIVERGING)
+
+
+def weight_gradient_png(gradient: LayerGradient, scale: int = 8) -> bytes:
+    """A layer's kernel gradient on its symmetric scale: conv kernels as the filters are drawn, a dense kernel as
+    a matrix (a row per unit, a column per input, the first MAX_SIDE inputs)."""
+    weights = gradient.weights
+    if weights is None:
+        raise ValueError(f"layer {gradient.name} has no weights")
+    if weights.ndim == 4:
+        return filter_grid_png(FilterBank(gradient.name, weights, None, gradient.weights_limit), scale)
+    matrix = weights.T[: MAX_TILES * 4, :MAX_SIDE]  # (units, inputs)
+    wide = max(1, min(scale, MAX_SIDE // matrix.shape[1]))
+    # Rows taller than wide (up to 3x scale), so that a 10-unit layer over hundreds of inputs stays readable.
+    tall = max(wide, min(3 * scale, MAX_SIDE // (4 * matrix.shape[0])))
+    pixels = np.repeat(np.repeat(diverging_index(matrix, gradient.weights_limit), tall, axis=0), wide, axis=1)
+    return _png(pixels, DIVERGING)
 
 
 def saliency_png(saliency_map: np.ndarray, scale: int = 8) -> bytes:

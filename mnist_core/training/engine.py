@@ -28,6 +28,7 @@ from mnist_core.settings import LIVE_PER_BATCH
 from mnist_core.training.model_pool import TrainingModel
 from mnist_core.training.run_state import ProgressPoint, RunState, RunView, StreamPrediction
 from mnist_core.training.schedule import Anneal
+from mnist_core.training.stepping import StepProbe
 
 PUSH_SECONDS = 0.25  # live progress at most this often
 STREAM_SECONDS = 0.5  # test-digit stream, forward timing and published weights at most this often
@@ -125,6 +126,8 @@ class Engine(keras.callbacks.Callback):
         self.anneal, self.planned_examples = anneal or Anneal(), planned_examples
         self._base_rate: float | None = None  # the learning rate as set, before the anneal's factor
         self._factor = 1.0
+        self._steps = 0  # Steps taken (RunState.request_step)
+        self._offset = 0  # where the current fit call started in the examples fit was given
 
     @property
     def keras_model(self) -> keras.Model:
@@ -137,9 +140,21 @@ class Engine(keras.callbacks.Callback):
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> None:
         """Train once over these examples, in order, in batches of `batch_size`."""
-        self._chunk = len(y)
-        # fit on a tf.data chunk trains ~2x faster than a loop of train_on_batch (measured on 2 cores).
-        self.keras_model.fit(batches(x, y, self.batch_size), epochs=1, shuffle=False, verbose=0, callbacks=[self])
+        self._x, self._y = x, y  # a Step reads its batch from them
+        start = 0
+        while start < len(y) and not self.diverged:
+            self._offset, self._chunk = start, len(y) - start
+            try:
+                # fit on a tf.data chunk trains ~2x faster than a loop of train_on_batch (measured on 2 cores).
+                self.keras_model.fit(
+                    batches(x[start:], y[start:], self.batch_size), epochs=1, shuffle=False, verbose=0, callbacks=[self]
+                )
+                return
+            except _Stepped as stepped:  # the fit call would train the stepped batch again: go on after it
+                start = stepped.position
+        if not self.diverged:  # a Step took the last batch: end the pass as a fit call would
+            self.keras_model.optimizer.finalize_variable_values(self.keras_model.trainable_weights)
+            self.on_epoch_end(0, self.last_logs)
 
     def publish(self) -> None:
         self.state.publish_weights(self.keras_model.get_weights())
@@ -165,6 +180,9 @@ class Engine(keras.callbacks.Callback):
         waited = time.perf_counter()
         if self.control.wait_while_paused():
             self.keras_model.stop_training = True
+        elif self.control.stepping:
+            self._excluded += time.perf_counter() - waited
+            self._step(self._offset + batch * self.batch_size)
         self._excluded += time.perf_counter() - waited
         changes = self.control.take_changes(LIVE_PER_BATCH)  # after the wait: changes made while paused count
         if changes:
@@ -212,6 +230,40 @@ class Engine(keras.callbacks.Callback):
         if factor != self._factor:
             self.keras_model.optimizer.learning_rate.assign(self.base_rate * factor)
             self._factor = factor
+
+    def _step(self, position: int) -> None:
+        """Train the one batch at `position` (a Step), report what it changed, and end the current fit call.
+
+        Keras trains STEPS_PER_EXECUTION batches per call into the traced step, so the Step trains its batch on
+        its own (train_on_batch trains one) and the fit call is ended, to go on after it.
+        """
+        x, y = self._x[position : position + self.batch_size], self._y[position : position + self.batch_size]
+        measured = time.perf_counter()
+        probe = StepProbe(self.keras_model, self.predictor, x, y)
+        self.keras_model.reset_metrics()  # its logs are then this batch's alone
+        started = time.perf_counter()
+        logs = self.keras_model.train_on_batch(x, y, return_dict=True)
+        trained = time.perf_counter()
+        self.examples += len(y)
+        loss = self.last_loss = float(logs["loss"])
+        self.last_logs = {k: float(v) for k, v in logs.items()}
+        self._finish_step(probe, loss)
+        self._excluded += (started - measured) + (time.perf_counter() - trained)
+        if not math.isfinite(loss) or loss > DIVERGED_LOSS:
+            self._diverge(loss)
+        else:
+            self.train_seconds = self._clock(time.perf_counter())
+        raise _Stepped(position + len(y))
+
+    def _finish_step(self, probe: StepProbe, loss: float) -> None:
+        """Report the Step whose batch just trained (its loss: `loss`), and show its weights and counts at once."""
+        self._steps += 1
+        diverged = not math.isfinite(loss) or loss > DIVERGED_LOSS  # _step then ends the run as diverged
+        report = probe.report(self._steps, self.start.examples_seen + self.examples, loss, diverged)
+        self.state.update(examples_seen=self.start.examples_seen + self.examples)
+        if not diverged:
+            self.publish()
+        self.state.finish_step(report)
 
     def _count_trace(self, seconds: float) -> None:
         # A new model's first batch traces its train step; count that batch at the second one's time instead.
@@ -294,6 +346,14 @@ class Engine(keras.callbacks.Callback):
             f"examples. The learning rate ({lr:g}) is most likely too high for {self.label}: lower it and press "
             "Reset, then Train. The last good weights were restored.",
         )
+
+
+class _Stepped(Exception):
+    """Raised from the callback after a Step: the fit call ends there and `fit` goes on from `position`."""
+
+    def __init__(self, position: int):
+        super().__init__(position)
+        self.position = position
 
 
 def batches(x: np.ndarray, y: np.ndarray, batch_size: int):

@@ -66,6 +66,49 @@ class StreamPrediction:
         return self.classes[0] == self.label
 
 
+@dataclass(frozen=True, eq=False)
+class LayerUpdate:
+    """How far one layer's weights moved in a step: norm of the update relative to the weights' norm."""
+
+    name: str
+    update_norm: float
+    weight_norm: float
+
+    @property
+    def relative(self) -> float:
+        return self.update_norm / self.weight_norm if self.weight_norm > 0 else float("inf")
+
+
+# eq=False: the generated __eq__ would compare numpy arrays and raise.
+@dataclass(frozen=True, eq=False)
+class StepReport:
+    """What one Step (a single batch trained while paused) changed: loss, predictions and each layer's weights.
+
+    Losses and predictions are the centre crop's on the whole batch, before and after the update; `images`,
+    `labels`, `before` and `after` are the first up to STEP_IMAGES of the batch.
+    """
+
+    number: int  # steps taken in this run so far, this one included
+    batch_size: int
+    examples_seen: int  # after the step
+    loss_before: float
+    loss_after: float
+    accuracy_before: float
+    accuracy_after: float
+    train_loss: float  # Keras's loss of the step itself (random crops, with the L2 term)
+    iterations_before: int
+    iterations_after: int
+    layers: tuple[LayerUpdate, ...]
+    images: Any  # (n, 28, 28) uint8
+    labels: Any  # (n,) int
+    before: Any  # (n,) predicted classes before the update
+    after: Any  # (n,) after
+    diverged: bool = False
+
+
+STEP_IMAGES = 32
+
+
 @dataclass(frozen=True)
 class RunView:
     """A consistent copy of everything the page draws."""
@@ -90,6 +133,8 @@ class RunView:
     history: tuple[EpochRecord, ...] = ()
     recent: tuple[StreamPrediction, ...] = ()
     weights_version: int = 0
+    step: StepReport | None = None  # the last Step's report
+    step_pending: bool = False  # a Step was requested and its batch has not been reported yet
 
     @property
     def final(self) -> bool:
@@ -109,6 +154,8 @@ class _Control:
     paused: bool = False
     stop: bool = False
     changes: dict[str, Any] = field(default_factory=dict)
+    steps: int = 0  # Steps requested and not yet let past the pause (at most one)
+    stepping: bool = False  # a Step's batch is past the pause and not yet reported
 
 
 class RunState:
@@ -135,6 +182,7 @@ class RunState:
         self._recent: deque[StreamPrediction] = deque(maxlen=RECENT_PREDICTIONS)
         self._control = _Control()
         self._weights: list | None = None
+        self._step: StepReport | None = None
         self._started = time.monotonic()
 
     # --- control, written by the page, read by the job ---
@@ -149,6 +197,7 @@ class RunState:
         with self._lock:
             if self._control.paused and not self._snap.final:
                 self._control.paused = False
+                self._control.steps = 0  # a Step not yet let through would fire at the next pause
                 self._snap = replace(self._snap, status="running")
                 self._wake.notify_all()
 
@@ -156,6 +205,7 @@ class RunState:
         with self._lock:
             self._control.stop = True
             self._control.paused = False
+            self._control.steps = 0
             if not self._snap.final:
                 self._snap = replace(self._snap, status="stopping")
             self._wake.notify_all()
@@ -170,11 +220,62 @@ class RunState:
             return {k: self._control.changes.pop(k) for k in keys if k in self._control.changes}
 
     def wait_while_paused(self) -> bool:
-        """Block the job while paused; return True when it should stop."""
+        """Block the job while paused (a requested Step lets one batch through); return True when it should stop."""
         with self._lock:
             while self._control.paused and not self._control.stop:
+                if self._control.steps:
+                    self._control.steps -= 1
+                    self._control.stepping = True
+                    break
                 self._wake.wait(timeout=1.0)
             return self._control.stop
+
+    # --- Step: one batch past the pause ---
+    def request_step(self) -> str | None:
+        """Let exactly one batch past the pause; None when granted, else why not (for the page)."""
+        with self._lock:
+            control, status = self._control, self._snap.status
+            if self._snap.final:
+                return f"This run has ended ({status}): Step trains a paused run. Press Reset, then Train or Step."
+            if control.stop:
+                return "This run is stopping: Step trains a paused run."
+            if status == "queued":
+                return "This run is waiting for a free training slot: Step works once it has one."
+            if not control.paused:
+                return "Step trains a paused run: press Pause first."
+            if control.steps or control.stepping:
+                return "The previous step is still training its batch: wait for its report, then step again."
+            control.steps = 1
+            self._wake.notify_all()
+            return None
+
+    @property
+    def stepping(self) -> bool:
+        """True while a Step's batch is being trained (read by the engine around that batch)."""
+        with self._lock:
+            return self._control.stepping
+
+    def finish_step(self, report: StepReport) -> None:
+        with self._lock:
+            self._control.stepping = False
+            self._step = report
+            self._wake.notify_all()
+
+    def wait_for_step(self, number: int, timeout: float) -> StepReport | None:
+        """Wait up to `timeout` s for the report of step `number`; the latest report (maybe older) or None."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while (self._step is None or self._step.number < number) and not self._snap.final:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._wake.wait(timeout=min(left, 0.5))
+            return self._step
+
+    @property
+    def steps_taken(self) -> int:
+        with self._lock:
+            return self._step.number if self._step is not None else 0
 
     @property
     def stop_requested(self) -> bool:
@@ -189,6 +290,9 @@ class RunState:
                 self._snap = replace(self._snap, queue_position=position)
             elif position:
                 self._snap = replace(self._snap, status="queued", queue_position=position, message="")
+            elif self._control.paused:  # started paused (Step before a run): it holds its slot, paused
+                self._snap = replace(self._snap, status="paused", queue_position=0, message="")
+                self._started = time.monotonic()
             else:
                 self._snap = replace(self._snap, status="starting", queue_position=0, message="")
                 self._started = time.monotonic()  # the status line's seconds: in line, then training, not both
@@ -243,8 +347,11 @@ class RunState:
             elapsed = time.monotonic() - self._started
             if not self._snap.final:
                 self._snap = replace(self._snap, elapsed_seconds=elapsed)
+            control = self._control
             return replace(
                 self._snap,
+                step=self._step,
+                step_pending=bool(control.steps or control.stepping),
                 progress=tuple(self._progress),
                 history=tuple(self._history),
                 recent=tuple(self._recent),
