@@ -74,10 +74,11 @@ def test_the_engine_anneals_the_rate_over_the_end_of_its_plan_and_keeps_live_cha
     engine = _engine(settings, 1000, anneal=0.5)
     recorder = _fit(engine, x, y)
     rates, done = recorder.rates, [25 * b for b in recorder.first_batches]
+    base = settings.optimizer.params["learning_rate"]
     assert done == list(range(0, 1000, 50))
-    assert rates[:11] == pytest.approx([1.0] * 11)  # 550 examples done before call 11: still the first half
-    assert rates[11:] == pytest.approx([Anneal(0.5).factor(n, 1000) for n in done[11:]])
-    assert rates[-1] < 0.03 and all(a > b for a, b in zip(rates[11:], rates[12:]))
+    assert rates[:11] == pytest.approx([base] * 11)  # 550 examples done before call 11: still the first half
+    assert rates[11:] == pytest.approx([base * Anneal(0.5).factor(n, 1000) for n in done[11:]])
+    assert rates[-1] < 0.03 * base and all(a > b for a, b in zip(rates[11:], rates[12:]))
     engine.state.queue_changes({"learning_rate": 2.0})  # a live change while annealed: the new rate, annealed
     engine.planned_examples = 2000
     rates = _fit(engine, x, y).rates
@@ -86,8 +87,10 @@ def test_the_engine_anneals_the_rate_over_the_end_of_its_plan_and_keeps_live_cha
 
 
 def test_without_the_anneal_the_rate_stays_as_set(mnist):
-    engine = _engine(TrainSettings(batch_size=50, seed=0, averaging=0.0), 500)
-    assert _fit(engine, mnist.train.x[:500], mnist.train.y[:500]).rates == pytest.approx([1.0] * 2)
+    settings = TrainSettings(batch_size=50, seed=0, averaging=0.0, anneal=0.0)
+    engine = _engine(settings, 500)
+    rates = _fit(engine, mnist.train.x[:500], mnist.train.y[:500]).rates
+    assert rates == pytest.approx([settings.optimizer.params["learning_rate"]] * 2)
 
 
 @pytest.mark.parametrize("momentum", [0.9, 0.0])
