@@ -64,7 +64,7 @@ def _notice(query: dict) -> str:
     ("query", "notice"),
     [
         ({"seed": "banana"}, "Ignored seed=banana from the link: Seed: 'banana' is not a number. Using 0."),
-        ({"lr": "nan"}, "Ignored lr=nan from the link: Learning rate: must be a finite number, got nan. Using 1."),
+        ({"lr": "nan"}, "Ignored lr=nan from the link: Learning rate: must be a finite number, got nan. Using 3."),
         (
             {"decay": "inf"},
             "Ignored decay=inf from the link: L2 weight decay: must be a finite number, got inf. Using 0.001.",
@@ -74,7 +74,7 @@ def _notice(query: dict) -> str:
             "Ignored k=1e400 from the link: Crops per prediction: must be a finite number, got 1e400. Using 4.",
         ),
         ({"batch": "-3"}, "Ignored batch=-3 from the link: Batch size: -3 is out of range [1, 4096]. Using 128."),
-        ({"epochs": "1000"}, "Ignored epochs=1000 from the link: Epochs: 1000 is out of range [1, 200]. Using 6."),
+        ({"epochs": "1000"}, "Ignored epochs=1000 from the link: Epochs: 1000 is out of range [1, 200]. Using 5."),
         ({"seed": "99999999999999999999"}, "Seed: 99999999999999999999 is out of range [0, 2.14748e+09]. Using 0."),
         ({"batch": "64.5"}, "Batch size: must be a whole number, got 64.5. Using 128."),
         ({"ema": "1"}, "Ignored ema=1 from the link: Weight averaging (EMA): 1 is out of range [0, 1). Using 0.99."),
@@ -150,10 +150,10 @@ def test_markdown_in_a_notice_shows_literally():
     ("query", "notice"),
     [
         ({"seed": "1" + "0" * 400}, "Seed: a value of 401 characters is too long. Using 0."),
-        ({"lr": "1e39"}, "Learning rate: 1e39 is out of range (0, 100]. Using 1."),
+        ({"lr": "1e39"}, "Learning rate: 1e39 is out of range (0, 100]. Using 3."),
         ({"seed": "1e309"}, "Seed: must be a finite number, got 1e309. Using 0."),
         ({"batch": "0x80"}, "Batch size: '0x80' is not a number. Using 128."),
-        ({"epochs": "\u00b2"}, "Epochs: '\u00b2' is not a number. Using 6."),
+        ({"epochs": "\u00b2"}, "Epochs: '\u00b2' is not a number. Using 5."),
     ],
 )
 def test_numbers_beyond_a_float_and_odd_digits_are_ignored_with_the_field_named(query, notice):
