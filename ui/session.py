@@ -64,12 +64,13 @@ def current_job():
 def start_job(settings: TrainSettings, data: Mnist, layers: list[LayerSpec], **options) -> None:
     """Replace any finished job with a new one training `layers` with `settings`, and start it.
 
-    `options` go to TrainingJob (e.g. the weights and history of a loaded snapshot to continue from).
+    `options` go to TrainingJob (e.g. the weights and history of a loaded snapshot to continue from). It trains
+    here, or on the Ray cluster that MNIST_LIVE_RAY_ADDRESS names (mnist_core.cluster.factory).
     """
-    from mnist_core.training.job import TrainingJob  # imports TensorFlow: only once someone trains
+    from mnist_core.cluster.factory import new_job  # imports TensorFlow: only once someone trains
 
     stop_job()
-    job = TrainingJob(settings, data, layers, **options)
+    job = new_job(settings, data, layers, **options)
     session_owner().adopt(JOB, job)  # stopped and forgotten when the session ends (ui.lifecycle)
     job.start()
     st.session_state[JOB] = job

@@ -301,14 +301,8 @@ class RemoteJob(RemoteRun):
         return self._model[1]
 
     def continuation(self) -> dict[str, Any]:
-        """What a new job needs to go on from where this one stopped: its weights, metrics and remaining epochs."""
-        snap = self.state.view()
-        remaining = max(1, snap.epochs - snap.epoch)
-        return {
-            "settings": self.settings.with_(epochs=remaining),
-            "initial_weights": self.state.weights()[1],
-            "history": snap,
-        }
+        """What a new job needs to go on from where this one stopped (as a snapshot's Continue training)."""
+        return {"settings": self.settings, "initial_weights": self.state.weights()[1], "history": self.state.view()}
 
 
 class RemoteRace(RemoteRun):
