@@ -5,6 +5,7 @@ Imported only when MNIST_LIVE_RAY_ADDRESS is set: it imports Ray.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -118,6 +119,8 @@ def get_cluster(config: ClusterConfig) -> Cluster:
 
 def _connect(config: ClusterConfig) -> Cluster:
     address = config.address
+    if config.note:
+        logging.getLogger(__name__).warning(config.note)
     probe = _probe_address(address)
     if probe is not None:
         problem = _probe(probe)
