@@ -39,7 +39,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     data, settings = load_mnist(), TrainSettings(epochs=args.epochs)
     page_seconds = _page_load()  # a server that has served a page: TensorFlow imported, the warm-up run done
-    report: dict = {"sessions": args.sessions, "epochs": args.epochs, "first_page_load_seconds": page_seconds}
+    report: dict = {
+        "sessions": args.sessions,
+        "epochs": args.epochs,
+        "first_page_load_seconds": round(page_seconds, 2),
+        "note": "queue_wait_seconds: from Train until the run trains; on the cluster it includes starting the "
+        "worker process and its TensorFlow import. page_load_seconds: the Train page's script run (AppTest) in "
+        "this process, which holds every session's run, while the runs train.",
+    }
     head = start_head(args.node_cpus)
     try:
         for _ in range(args.nodes - 1):

@@ -132,9 +132,10 @@ class RemoteRun:
     @property
     def where(self) -> str:
         cluster = f"on the Ray cluster at {self._cluster.address}"
-        cpus = self._cluster.config.cpus
+        n = self._cluster.config.cpus
+        cpus = f"{n} CPU{'' if n == 1 else 's'}"
         if self.placement is None:
-            return f"{cluster}: waiting for a worker with {cpus} free CPUs"
+            return f"{cluster}: waiting for a worker with {cpus} free"
         p = self.placement
         return f"{cluster}: machine {p.hostname} ({p.node_ip}), worker process {p.pid}, {cpus} CPUs"
 
