@@ -137,7 +137,7 @@ class RemoteRun:
         if self.placement is None:
             return f"{cluster}: waiting for a worker with {cpus} free"
         p = self.placement
-        return f"{cluster}: machine {p.hostname} ({p.node_ip}), worker process {p.pid}, {cpus} CPUs"
+        return f"{cluster}: machine {p.hostname} ({p.node_ip}), worker process {p.pid}, {cpus}"
 
     # --- talking to the actor ---
     def _command(self, method: str, *args) -> Any:

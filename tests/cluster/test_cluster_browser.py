@@ -23,7 +23,7 @@ def test_a_run_on_the_cluster_trains_on_the_page_and_the_server_stop_leaves_no_a
         where = page.get_by_text(re.compile(rf"Trains on the Ray cluster at {re.escape(on_cluster.address)}"))
         expect(where).to_be_visible(timeout=60_000)
         expect(page.get_by_text(re.compile(r"Training · epoch 1 of 6"))).to_be_visible(timeout=240_000)
-        expect(page.get_by_text(re.compile(r": machine .* worker process \d+, 2 CPUs"))).to_be_visible()
+        expect(page.get_by_text(re.compile(r": machine .* worker process \d+, 2 CPUs\.$"))).to_be_visible()
         page.locator(".mnl-card").first.wait_for(timeout=60_000)  # the test-digit stream, from the worker
         page.screenshot(path=SCREENSHOTS / "train_cluster.png", full_page=True)
         assert len(alive_hosts(on_cluster)) == 1

@@ -38,7 +38,8 @@ def test_a_default_run_finishes_through_ray_with_the_in_process_metrics(tiny, on
     assert job.join(timeout=300)
     snap = job.view()
     assert snap.status == "finished", snap.message
-    assert "Ray cluster" in job.where and "machine" in job.where and job.placement.pid > 0
+    assert job.where.startswith(f"on the Ray cluster at {on_cluster.address}: machine ") and job.placement.pid > 0
+    assert job.where.endswith(f"worker process {job.placement.pid}, 2 CPUs")
     assert snap.examples_seen == len(tiny.train) and [r.epoch for r in snap.history] == [1]
     assert 0.3 < snap.history[-1].test_accuracy_crops <= 1
     assert snap.loss is not None and snap.ms_step > 0 and snap.examples_per_second > 0 and snap.recent
