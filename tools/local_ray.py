@@ -48,6 +48,7 @@ class RayHead(RayNode):
     address: str = ""
     dashboard: str = ""
     temp_dir: str = ""
+    client: str = ""  # the Ray Client address (ray://)
     nodes: list[RayNode] = field(default_factory=list)
 
     def add_node(self, cpus: int) -> RayNode:
@@ -69,14 +70,16 @@ class RayHead(RayNode):
 def start_head(cpus: int) -> RayHead:
     """A head node with `cpus` CPUs on free ports and a temporary directory of its own; running when returned."""
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths live under it
-    port, dashboard = free_port(), free_port()
+    port, dashboard, client = free_port(), free_port(), free_port()
     log = Path(temp) / "head.log"
     args = ["--head", "--port", str(port), "--num-cpus", str(cpus), "--temp-dir", temp]
+    args += ["--ray-client-server-port", str(client)]
     args += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", "--dashboard-port", str(dashboard)]
     url = f"http://127.0.0.1:{dashboard}"
-    head = RayHead(_start(args, log), log, f"127.0.0.1:{port}", url, temp)
+    head = RayHead(_start(args, log), log, f"127.0.0.1:{port}", url, temp, client=f"ray://127.0.0.1:{client}")
     try:
         _wait(lambda: urllib.request.urlopen(f"{url}/api/version", timeout=2).status == 200, head.process, log)
+        _wait(lambda: socket.create_connection(("127.0.0.1", client), timeout=2).close() is None, head.process, log)
     except BaseException:
         head.stop()
         raise

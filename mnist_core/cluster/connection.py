@@ -13,7 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import ray
+# Never start a Ray instance of its own in the web process: a call after the cluster has gone raises instead.
+os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+
+import ray  # noqa: E402 - after the setting above
 
 import mnist_core
 from mnist_core.cluster.config import ClusterConfig
@@ -101,7 +104,9 @@ def get_cluster(config: ClusterConfig) -> Cluster:
             problem = _cluster.reachable()
             if problem:
                 raise ClusterUnavailable(problem)
-            return _cluster
+            if ray.is_initialized():
+                return _cluster
+            _cluster = None  # a Ray Client connection the cluster dropped: join it again
         failed = _failed.get(config.address)
         if failed is not None and time.monotonic() - failed[0] < RETRY_SECONDS:
             raise ClusterUnavailable(failed[1])
