@@ -213,6 +213,8 @@ class RemoteRun:
                 self._lose(_why(exc))
                 return
             if self._stop.is_set():
+                if stop_since is None:  # again: a stop pressed while the run was being placed was not sent
+                    self._host.stop.remote()
                 stop_since = stop_since or time.monotonic()
                 if time.monotonic() - stop_since > STOP_GRACE_SECONDS:
                     self.state.update(status="stopped", message="Stopped.")
