@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core.charts.race import METRICS, race_frame, race_spec
+from mnist_core.cluster.factory import new_race
 from mnist_core.runtime.queue import get_queue
 from mnist_core.settings import OPTIMIZERS, TrainSettings, shown
 from mnist_core.training.contestants import (
@@ -22,7 +23,7 @@ from mnist_core.training.race_results import summary_text
 from mnist_core.training.run_state import FINAL
 from ui.lifecycle import session_owner
 from ui.network import layers_for, network_label
-from ui.queue_note import limit_note, show_queued
+from ui.queue_note import limit_note, show_waiting, show_where
 from ui.run_store import save_race_when_done
 from ui.session import dataset
 from ui.sidebar import SETTINGS
@@ -110,7 +111,7 @@ def _controls(contestants, budget: int, every: int, refused: bool) -> str | None
     if start.button("Start race", type="primary", disabled=blocked, width="stretch"):
         if race is not None:
             race.stop()
-        race = Race(contestants, data, layers_for(settings), settings.seed, budget, every, settings.crops)
+        race = new_race(contestants, data, layers_for(settings), settings.seed, budget, every, settings.crops)
         save_race_when_done(race, settings.preset)  # each contestant into the run history when the race ends
         session_owner().adopt(RACE, race)  # stopped and forgotten when the session ends (ui.lifecycle)
         race.start()
@@ -130,10 +131,11 @@ def _controls(contestants, budget: int, every: int, refused: bool) -> str | None
 
 def _charts(race: Race) -> None:
     snap = race.view()
+    show_where(race)
     if snap.status == "queued":
-        show_queued(
+        show_waiting(
+            race,
             snap.queue_position,
-            race.queue.limit,
             snap.elapsed_seconds,
             "The whole race takes one slot (its contestants train in turn) and starts by itself when a job ahead "
             "finishes or stops. Your own training job on the Train page, while it runs, holds a slot too. "

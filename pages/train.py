@@ -6,14 +6,14 @@ import streamlit as st
 
 from mnist_core.charts.stream import stream_html
 from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
-from mnist_core.runtime.queue import JobQueue, get_queue
+from mnist_core.runtime.queue import get_queue
 from mnist_core.runtime.speed import server_speed
 from mnist_core.settings import FIELDS
 from mnist_core.training.promise import measured_default_run, promise
 from mnist_core.training.run_state import RunView
 from ui.lessons import task_box
 from ui.network import layers_for
-from ui.queue_note import limit_note, show_queued
+from ui.queue_note import limit_note, show_waiting, show_where
 from ui.session import JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
 from ui.sidebar import SETTINGS
 from ui.step_view import step_button, step_note, step_report
@@ -87,11 +87,12 @@ def _apply_changes(job) -> None:
         st.warning(f"Changing {names} needs a new run: press **Reset**, then **Train**.", icon=":material/restart_alt:")
 
 
-def _status(snap: RunView, queue: JobQueue) -> None:
+def _status(snap: RunView, job) -> None:
+    show_where(job)
     if snap.status == "queued":
-        show_queued(
+        show_waiting(
+            job,
             snap.queue_position,
-            queue.limit,
             snap.elapsed_seconds,
             "Training starts by itself when a job ahead finishes or stops; training one after another is faster "
             "than sharing the CPUs. **Stop** leaves the line.",
@@ -150,7 +151,7 @@ def _tiles(snap: RunView) -> None:
 
 
 def _view(job, snap: RunView) -> None:
-    _status(snap, job.queue)
+    _status(snap, job)
     if snap.status == "queued":
         return  # nothing to chart yet
     _tiles(snap)
@@ -168,6 +169,20 @@ def _view(job, snap: RunView) -> None:
         st.html(stream_html(recent, data.test.x))
     else:
         st.caption("Test digits appear here as soon as training starts.")
+
+
+def _continue(job) -> None:
+    """A cluster run whose machine stopped: train on from its last published weights and metrics."""
+    if st.button(
+        "Continue training",
+        type="primary",
+        disabled=data is None or job.weights()[1] is None,
+        icon=":material/model_training:",
+        help="A new run from this one's last published weights, for Epochs more epochs; its charts go on from "
+        "this run's. Only the weights carry over: the optimizer's state starts afresh.",
+    ):
+        start_job(data=data, layers=job.layers, **job.continuation())
+        st.rerun()
 
 
 def _downloads(job, snap: RunView) -> None:
@@ -204,6 +219,8 @@ def _page(job) -> None:
             icon=":material/play_arrow:",
         )
         return
+    if job.lost:
+        _continue(job)
     running = not job.view().final
     queued = controlled is not None and controlled.status == "queued"
 

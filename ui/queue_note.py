@@ -30,3 +30,20 @@ def limit_note(slots: JobQueue) -> None:
     """Say so when the configured limit (MNIST_LIVE_MAX_JOBS) was unusable and the default applies."""
     if slots.limit_note:
         st.warning(slots.limit_note, icon=":material/settings_alert:")
+
+
+def show_waiting(run, position: int, seconds: float, note: str) -> None:
+    """A run in line: for a training slot of this server, or (a cluster run, which has no queue) for a worker."""
+    if run.queue is not None:
+        show_queued(position, run.queue.limit, seconds, note)
+        return
+    place = f"{ordinal(max(position, 1))} in line among this server's runs"
+    st.progress(0.0, text=f"**Waiting for a worker on the cluster: {place}** · {seconds:.0f} s")
+    st.caption("Ray starts it as soon as a machine of the cluster has the CPUs it asks for. **Stop** leaves the line.")
+
+
+def show_where(run) -> None:
+    """The one line saying where the run trains, and why here if the configured cluster cannot be reached."""
+    if run.notice:
+        st.warning(run.notice, icon=":material/cloud_off:")
+    st.caption(f"Trains {run.where}.")

@@ -66,14 +66,15 @@ def start_job(
 ) -> None:
     """Replace any finished job with a new one training `layers` with `settings`, and start it (`paused`: for Step).
 
-    `options` go to TrainingJob (e.g. the weights and history of a loaded snapshot to continue from).
+    `options` go to TrainingJob (e.g. the weights and history of a loaded snapshot to continue from). It trains
+    here, or on the Ray cluster that MNIST_LIVE_RAY_ADDRESS names (mnist_core.cluster.factory).
     """
-    from mnist_core.training.job import TrainingJob  # imports TensorFlow: only once someone trains
+    from mnist_core.cluster.factory import new_job  # imports TensorFlow: only once someone trains
 
     stop_job()
     from ui.run_store import save_when_done  # SQLAlchemy: only once someone trains
 
-    job = TrainingJob(settings, data, layers, **options)
+    job = new_job(settings, data, layers, **options)
     save_when_done(job)  # into the run history when it finishes, stops or diverges
     session_owner().adopt(JOB, job)  # stopped and forgotten when the session ends (ui.lifecycle)
     if paused:

@@ -24,6 +24,10 @@ class BackgroundRun:
     no CPU, and giving the slot up would send Resume to the back of the line behind jobs that started later.
     """
 
+    where = "on this server"  # the page's line saying where the run trains (a cluster run names its machine)
+    notice = ""  # why it trains here although a cluster is configured (mnist_core.cluster.factory)
+    lost = False  # only a cluster run loses the machine training it; one here ends with the server
+
     def __init__(self, thread_name: str, queue: JobQueue | None = None):
         self._queue = queue if queue is not None else get_queue()
         self._ticket: Ticket | None = None
