@@ -5,13 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.charts.stream import stream_html
-from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
 from mnist_core.runtime.queue import JobQueue, get_queue
 from mnist_core.settings import FIELDS
 from mnist_core.training.run_state import RunView
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_queued
-from ui.session import JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
+from ui.session import DATA_FAILED, JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
 from ui.sidebar import SETTINGS
 from ui.streamlit_workarounds import through_entrypoint
 
@@ -26,7 +25,6 @@ st.caption(
     "Each training image is a random 24x24 crop of the 28x28 digit; predictions average several crops."
 )
 settings = st.session_state.get(SETTINGS)
-data = dataset()
 if settings is None:
     st.error("Some settings in the sidebar are invalid: fix them to train.", icon=":material/error:")
 
@@ -36,7 +34,10 @@ def _controls(job) -> RunView | None:
     snap = job.view() if job else None
     alive = bool(job and job.alive)
     train, pause, stop, reset = st.columns(4)
-    if train.button("Train", type="primary", disabled=alive or settings is None or data is None, width="stretch"):
+    # MNIST is read after the button is drawn (its first read takes a second): see _page.
+    unusable = settings is None or st.session_state.get(DATA_FAILED, False)
+    pressed = train.button("Train", type="primary", disabled=alive or unusable, width="stretch")
+    if pressed and (data := dataset()) is not None:
         start_job(settings, data, layers_for(settings))
         st.rerun()
     paused = snap is not None and snap.status == "paused"
@@ -134,6 +135,9 @@ def _tiles(snap: RunView) -> None:
 
 
 def _view(job, snap: RunView) -> None:
+    # Altair and pandas load here, not at the top: the first page shows its Train button without waiting for them.
+    from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
+
     _status(snap, job.queue)
     if snap.status == "queued":
         return  # nothing to chart yet
@@ -148,7 +152,7 @@ def _view(job, snap: RunView) -> None:
             f"Newest first; top three classes with their probabilities: green where right, red where wrong. "
             f"Accuracy over the last {len(snap.recent)}: {_pct(snap.recent_accuracy)}."
         )
-        st.html(stream_html(recent, data.test.x))
+        st.html(stream_html(recent, dataset().test.x))
     else:
         st.caption("Test digits appear here as soon as training starts.")
 
@@ -175,16 +179,25 @@ def _downloads(job, snap: RunView) -> None:
     )
 
 
+def _promise() -> None:
+    """What pressing Train does, drawn with the first paint."""
+    st.info(
+        "Press **Train** to train the network in the sidebar on 55,000 MNIST digits. "
+        "The default settings pass 99% test accuracy in under a minute.",
+        icon=":material/play_arrow:",
+    )
+
+
 def _page(job) -> None:
     limit_note(get_queue())
     controlled = _controls(job)
-    _apply_changes(job)
     if job is None:
-        st.info(
-            "Press **Train** to train the network in the sidebar on 55,000 MNIST digits. "
-            "The default settings pass 99% test accuracy in under a minute.",
-            icon=":material/play_arrow:",
-        )
+        _promise()
+    _apply_changes(job)
+    known = st.session_state.get(DATA_FAILED, False)
+    if (dataset() is None) != known:  # read once per server, after the first paint; it shows what is wrong
+        st.rerun()  # the Train button above was drawn before the dataset failed or came back
+    if job is None:
         return
     running = not job.view().final
     queued = controlled is not None and controlled.status == "queued"
