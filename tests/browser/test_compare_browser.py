@@ -34,3 +34,15 @@ def test_a_short_race_draws_lines_and_ends_with_results(browser, server_url):
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "compare_results.png", full_page=True)
     page.close()
+
+
+def test_the_contestant_table_fits_a_laptop_screen_without_scrolling(browser, server_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server_url}/compare")
+    grid = page.locator('[data-testid="stDataFrame"] .dvn-scroller').first
+    grid.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)  # the columns' widths settle after the first frame
+    page.locator('[data-testid="stDataFrame"]').first.screenshot(path=SCREENSHOTS / "compare_table.png")
+    widths = grid.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert widths[0] <= widths[1], f"the table scrolls sideways: {widths[0]} px of content in {widths[1]} px"
+    page.close()
