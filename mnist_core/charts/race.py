@@ -7,7 +7,7 @@ from functools import cache
 import altair as alt
 import pandas as pd
 
-from mnist_core.charts.scales import accuracy_y, error_field, loss_y
+from mnist_core.charts.scales import RACE_ERROR_DOMAIN, accuracy_y, error_field, loss_y
 from mnist_core.charts.training import spec_without_data
 
 METRICS = {
@@ -48,7 +48,7 @@ def race_spec(metric: str, x_field: str, names: tuple[str, ...]) -> dict:
     else:  # accuracies: the gap to 100% on a log scale, as on the Train page
         error, expression = error_field(metric)
         base = base.transform_calculate(**{error: expression})
-        y = accuracy_y(error)
+        y = accuracy_y(error, domain=RACE_ERROR_DOMAIN)
     chart = (
         base.mark_line(point=True, interpolate="monotone")
         .encode(

@@ -12,7 +12,8 @@ import altair as alt
 GOAL = 0.99
 # Error rates shown (clamped to this range): 70% accuracy at the bottom, 99.7% at the top.
 ERROR_DOMAIN = (0.3, 0.003)
-ERROR_TICKS = (0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.003)
+ERROR_TICKS = (0.9, 0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.003)
+RACE_ERROR_DOMAIN = (0.9, 0.003)  # a race may stop after a few thousand examples: from 10% accuracy up
 ERROR_FLOOR = 0.001  # a smoothed training accuracy of 100% is drawn at the top, not at log(0)
 LOSS_FLOOR = 1e-4  # loss values at or below this (an L2 term of 0) are left out of the log axis
 
@@ -23,13 +24,14 @@ def error_field(accuracy_field: str) -> tuple[str, str]:
     return name, f"max(1 - datum['{accuracy_field}'], {ERROR_FLOOR})"
 
 
-def accuracy_y(error: str, title: str = "accuracy") -> alt.Y:
+def accuracy_y(error: str, title: str = "accuracy", domain: tuple[float, float] = ERROR_DOMAIN) -> alt.Y:
     """A y encoding of an error-rate field: log scale, lower error higher up, ticks labelled as accuracy."""
+    ticks = [tick for tick in ERROR_TICKS if domain[1] <= tick <= domain[0]]
     return alt.Y(
         f"{error}:Q",
         title=title,
-        scale=alt.Scale(type="log", domain=list(ERROR_DOMAIN), clamp=True),
-        axis=alt.Axis(values=list(ERROR_TICKS), labelExpr="format(1 - datum.value, '.4~%')"),
+        scale=alt.Scale(type="log", domain=list(domain), clamp=True),
+        axis=alt.Axis(values=ticks, labelExpr="format(1 - datum.value, '.4~%')"),
     )
 
 

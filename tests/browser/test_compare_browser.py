@@ -33,6 +33,9 @@ def test_a_short_race_draws_lines_and_ends_with_results(browser, server_url):
     expect(page.get_by_text("Best final test accuracy")).to_be_visible()
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "compare_results.png", full_page=True)
+    results = page.locator('[data-testid="stDataFrame"] .dvn-scroller').last
+    content, shown = results.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert content <= shown, f"the results table scrolls sideways: {content} px of content in {shown} px"
     page.close()
 
 
