@@ -11,7 +11,6 @@ from ui.streamlit_workarounds import keep_keras_session
 
 map_large_blocks()  # before TensorFlow and MNIST allocate: freed large buffers go back to the system
 keep_keras_session()
-start_warm_up()  # the Train page needs TensorFlow only once someone presses Train
 
 st.set_page_config(page_title="MNIST Live", page_icon=":material/draw:", layout="wide")
 page = st.navigation(
@@ -26,5 +25,8 @@ page = st.navigation(
 )
 sidebar_settings()
 snapshot_panel()
-page.run()
+try:
+    page.run()
+finally:
+    start_warm_up()  # after the page is sent: TensorFlow's import holds the interpreter lock that drawing it needs
 keep_browser_id()  # whose runs the Runs page shows: this browser's id, kept in a cookie (an empty element, last)

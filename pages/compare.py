@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -50,21 +52,33 @@ def _replace_rows(rows: list[dict]) -> None:
     st.session_state[VERSION] += 1  # a new editor key drops the old editor's pending edits
 
 
+# Short headers (full names in their help) and widths in pixels: the eleven columns fit 1400 px unscrolled.
+_PARAMETERS = {
+    "learning_rate": ("lr", "Learning rate", 70),
+    "momentum": ("momentum", "Momentum (SGD with momentum, Nesterov)", 95),
+    "rho": ("rho", "Decay of the squared-gradient average (RMSprop, Adadelta)", 60),
+    "beta_1": ("β₁", "Adam's first-moment decay", 60),
+    "beta_2": ("β₂", "Adam's second-moment decay", 60),
+    "epsilon": ("ε", "Epsilon: the small constant added to the denominator", 75),
+}
+
+
 def _table() -> list[dict]:
+    number = partial(st.column_config.NumberColumn, format="%g")
     config = {
-        "name": st.column_config.TextColumn("name", required=True),
-        "optimizer": st.column_config.SelectboxColumn("optimizer", options=list(OPTIMIZERS), required=True),
-        "batch_size": st.column_config.NumberColumn("batch size", step=1),
-        "weight_decay": st.column_config.NumberColumn("weight decay", format="%g"),
-        "averaging": st.column_config.NumberColumn(
-            "averaging", format="%g", help="Weight average (EMA) momentum, written back after each chunk; blank: off"
+        "name": st.column_config.TextColumn("name", required=True, width=120),
+        "optimizer": st.column_config.SelectboxColumn("optimizer", options=list(OPTIMIZERS), required=True, width=95),
+        "batch_size": number("batch", step=1, format=None, help="Batch size", width=65),
+        "weight_decay": number("L2 decay", help="L2 weight decay", width=90),
+        "averaging": number(
+            "EMA", help="Weight average (EMA) momentum, written back after each chunk; blank: off", width=65
         ),
-        **{k: st.column_config.NumberColumn(k.replace("_", " "), format="%g") for k in COLUMNS[2:8]},
+        **{k: number(label, help=text, width=width) for k, (label, text, width) in _PARAMETERS.items()},
     }
     frame = pd.DataFrame(st.session_state[ROWS], columns=list(COLUMNS))
     edited = st.data_editor(
         frame, num_rows="dynamic", column_config=config, key=f"compare_editor_{st.session_state[VERSION]}",
-        width="stretch", hide_index=False,
+        width="stretch", hide_index=False, placeholder="",
     )  # fmt: skip
     st.caption("Empty cells are fields the optimizer does not use. Add rows with + below the table, delete "
                "them by selecting their index and pressing the bin.")  # fmt: skip
@@ -161,13 +175,25 @@ def _results(race: Race) -> None:
     table = pd.DataFrame([vars(r) for r in results])
     st.subheader("Results")
     st.dataframe(
-        table, hide_index=True, width="stretch",
+        table, hide_index=True, width="stretch", placeholder="",
         column_config={
-            "validation_accuracy": st.column_config.NumberColumn("validation accuracy", format="percent"),
-            "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
-            "examples_to_97": st.column_config.NumberColumn("examples to 97% (val.)", format="localized"),
-            "examples_to_98": st.column_config.NumberColumn("examples to 98% (val.)", format="localized"),
-            "train_seconds": st.column_config.NumberColumn("wall time (s)", format="%.1f"),
+            "name": st.column_config.TextColumn("name", width=115),
+            "optimizer": st.column_config.TextColumn("optimizer", width=110),
+            "learning_rate": st.column_config.NumberColumn("lr", format="%g", help="Learning rate", width=60),
+            "batch_size": st.column_config.NumberColumn("batch", width=60),
+            "final_loss": st.column_config.NumberColumn("final loss", format="%.4f", width=80),
+            "validation_accuracy": st.column_config.NumberColumn("validation", format="percent",
+                                                                 help="Validation accuracy", width=80),
+            "test_accuracy": st.column_config.NumberColumn("test", format="percent", help="Test accuracy", width=65),
+            "examples_to_97": st.column_config.NumberColumn("to 97%", format="localized", width=70,
+                                                            help="Examples seen until validation accuracy reached 97%"),
+            "examples_to_98": st.column_config.NumberColumn("to 98%", format="localized", width=70,
+                                                            help="Examples seen until validation accuracy reached 98%"),
+            "train_seconds": st.column_config.NumberColumn("seconds", format="%.1f", help="Wall time of training",
+                                                           width=70),
+            "status": st.column_config.TextColumn("status", width=75),
+            "diverged_at": st.column_config.NumberColumn("diverged", format="localized", width=75,
+                                                         help="Examples seen when the loss blew up"),
         },
     )  # fmt: skip
     st.download_button("Download results (CSV)", table.to_csv(index=False), "race_results.csv", "text/csv",

@@ -7,11 +7,13 @@ import logging
 import numpy as np
 import streamlit as st
 
+from mnist_core.charts.drawing import explanation_html
 from mnist_core.charts.stream import enlarge
 from mnist_core.charts.training import probability_frame, probability_spec
 from mnist_core.data.images import ACCEPTED_EXTENSIONS, ImageError, decode_image_with_notes
 from mnist_core.data.preprocess import BlankImageError, Stages, TooLittleInkError, preprocess
 from mnist_core.settings import TrainSettings
+from ui.drawing_pad import drawing_pad
 from ui.models import answerer
 from ui.session import DRAWN_DIGIT, dataset
 from ui.sidebar import SETTINGS
@@ -37,15 +39,10 @@ data = dataset()
 
 
 def _drawn() -> np.ndarray | None:
-    from streamlit_drawable_canvas import st_canvas  # registers a component: import only inside the app
-
     width = st.slider("Stroke width", 6, 40, 18, key="draw_stroke")
-    result = st_canvas(
-        stroke_width=width, stroke_color="#FFFFFF", background_color="#000000", width=CANVAS, height=CANVAS,
-        drawing_mode="freedraw", return_image_data=True, key="draw_canvas",
-    )  # fmt: skip
-    st.caption("Undo, redo and clear are in the canvas toolbar. The answer updates when a stroke ends.")
-    return result.image_data
+    image = drawing_pad(width, CANVAS, key="draw_pad")
+    st.caption("The answer updates the moment a stroke ends; **Undo** and **Clear** are under the pad.")
+    return image
 
 
 def _uploaded() -> np.ndarray | None:
@@ -108,17 +105,7 @@ def _test_digit() -> np.ndarray | None:
     return np.asarray(data.test.x[index])
 
 
-def _stages(stages) -> None:
-    st.markdown("**What the network gets**")
-    cols = st.columns(4)
-    cols[0].image(enlarge(stages.grey, 1), caption="ink", width=84)
-    cols[1].image(enlarge(stages.cropped, 1), caption="cut to the ink", width=84)
-    cols[2].image(enlarge(stages.scaled, 4), caption="fitted to 20x20", width=84)
-    cols[3].image(enlarge(stages.final, 3), caption="centred in 28x28", width=84)
-    st.image(enlarge(stages.final, 8, grid=True), caption="the 28x28 input, pixel by pixel", width=224)
-
-
-def _answer(image: np.ndarray) -> None:
+def _answer(image: np.ndarray, source: str) -> None:
     stages = _prepared(image)
     if isinstance(stages, BlankImageError):
         if source == SOURCES[0]:
@@ -141,42 +128,43 @@ def _answer(image: np.ndarray) -> None:
     )
     st.markdown(f"Answered by {who.description}")
     st.vega_lite_chart(probability_frame(probs), probability_spec(settings.crops), width="stretch")
-    _crop_votes(stages.final, result)
-    _stages(stages)
+    _disagreement(result)
+    st.html(explanation_html(stages, result.offsets[0], result.per_crop[0]))
 
 
-def _crop_votes(final: np.ndarray, result) -> None:
+def _disagreement(result) -> None:
     votes = result.per_crop[0].argmax(axis=1)
-    st.markdown(f"**The {len(votes)} crops and their votes**")
-    cols = st.columns(min(len(votes), 8))
-    for i, (offset, crop_probs) in enumerate(zip(result.offsets[0], result.per_crop[0])):
-        r, c = (int(v) for v in offset)
-        vote = int(crop_probs.argmax())
-        cols[i % len(cols)].image(
-            enlarge(final[r : r + 24, c : c + 24], 3), caption=f"{vote} · {crop_probs[vote]:.0%}", width=72
-        )
     if len(set(votes.tolist())) > 1:
         counts = ", ".join(f"{n} say {d}" for d, n in zip(*np.unique(votes, return_counts=True)))
         st.warning(f"The crops disagree ({counts}); the average decides.", icon=":material/call_split:")
 
 
-left, right = st.columns([1, 1.4], gap="large")
-with left:
-    source = st.segmented_control("Input", SOURCES, default=SOURCES[0], key="draw_source") or SOURCES[0]
-    image = {SOURCES[0]: _drawn, SOURCES[1]: _uploaded, SOURCES[2]: _test_digit}[source]()
-    mode, reroll = st.columns([2, 1])
-    mode.radio("Crops", ["random", "fixed grid"], horizontal=True, key="draw_offsets")
-    if reroll.button("New crops", help="Draw new random crop positions."):
-        st.session_state["draw_seed"] = st.session_state.get("draw_seed", 0) + 1
+def _new_crops() -> None:
+    st.session_state["draw_seed"] = st.session_state.get("draw_seed", 0) + 1
 
-with right:
-    training = answerer().training if image is not None else False
 
-    @st.fragment(run_every=3.0 if training else None)
-    def _live_answer() -> None:
-        if image is None:
-            st.info(PROMPT, icon=":material/edit:")
-        else:
-            _answer(image)
+@st.fragment
+def _input_and_answer() -> None:
+    """Everything that depends on the drawing: a stroke reruns only this, not the sidebar and navigation."""
+    left, right = st.columns([1, 1.4], gap="large")
+    with left:
+        source = st.segmented_control("Input", SOURCES, default=SOURCES[0], key="draw_source") or SOURCES[0]
+        image = {SOURCES[0]: _drawn, SOURCES[1]: _uploaded, SOURCES[2]: _test_digit}[source]()
+    with right:  # before the crop options below: the answer is sent first (they are read from session state)
+        training = answerer().training if image is not None else False
 
-    _live_answer()
+        @st.fragment(run_every=3.0 if training else None)
+        def _live_answer() -> None:
+            if image is None:
+                st.info(PROMPT, icon=":material/edit:")
+            else:
+                _answer(image, source)
+
+        _live_answer()
+    with left:
+        mode, reroll = st.columns([2, 1])
+        mode.radio("Crops", ["random", "fixed grid"], horizontal=True, key="draw_offsets")
+        reroll.button("New crops", help="Draw new random crop positions.", on_click=_new_crops)
+
+
+_input_and_answer()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.charts.stream import stream_html
-from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
 from mnist_core.runtime.queue import get_queue
 from mnist_core.runtime.speed import server_speed
 from mnist_core.settings import FIELDS
@@ -14,7 +13,7 @@ from mnist_core.training.run_state import RunView
 from ui.lessons import task_box
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_waiting, show_where
-from ui.session import JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
+from ui.session import DATA_FAILED, JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
 from ui.sidebar import SETTINGS
 from ui.step_view import step_button, step_note, step_report
 from ui.streamlit_workarounds import through_entrypoint
@@ -31,7 +30,6 @@ st.caption(
 )
 task_box()
 settings = st.session_state.get(SETTINGS)
-data = dataset()
 if settings is None:
     st.error("Some settings in the sidebar are invalid: fix them to train.", icon=":material/error:")
 
@@ -41,7 +39,10 @@ def _controls(job) -> RunView | None:
     snap = job.view() if job else None
     alive = bool(job and job.alive)
     train, pause, step, stop, reset = st.columns(5)
-    if train.button("Train", type="primary", disabled=alive or settings is None or data is None, width="stretch"):
+    # MNIST is read after the button is drawn (its first read takes a second): see _page.
+    unusable = settings is None or st.session_state.get(DATA_FAILED, False)
+    pressed = train.button("Train", type="primary", disabled=alive or unusable, width="stretch")
+    if pressed and (data := dataset()) is not None:
         start_job(settings, data, layers_for(settings))
         st.rerun()
     paused = snap is not None and snap.status == "paused"
@@ -62,7 +63,7 @@ def _controls(job) -> RunView | None:
 
 def _start_paused() -> str | None:
     """A new run, paused before its first batch (Step with no run yet); or why there cannot be one."""
-    if settings is None or data is None:
+    if settings is None or (data := dataset()) is None:
         return "Fix the settings in the sidebar first: Step starts a run with them."
     start_job(settings, data, layers_for(settings), paused=True)
     return None
@@ -151,6 +152,9 @@ def _tiles(snap: RunView) -> None:
 
 
 def _view(job, snap: RunView) -> None:
+    # Altair and pandas load here, not at the top: the first page shows its Train button without waiting for them.
+    from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
+
     _status(snap, job)
     if snap.status == "queued":
         return  # nothing to chart yet
@@ -166,7 +170,7 @@ def _view(job, snap: RunView) -> None:
             f"Newest first; top three classes with their probabilities: green where right, red where wrong. "
             f"Accuracy over the last {len(snap.recent)}: {_pct(snap.recent_accuracy)}."
         )
-        st.html(stream_html(recent, data.test.x))
+        st.html(stream_html(recent, dataset().test.x))
     else:
         st.caption("Test digits appear here as soon as training starts.")
 
@@ -176,12 +180,12 @@ def _continue(job) -> None:
     if st.button(
         "Continue training",
         type="primary",
-        disabled=data is None or job.weights()[1] is None,
+        disabled=dataset() is None or job.weights()[1] is None,
         icon=":material/model_training:",
         help="A new run from this one's last published weights, for Epochs more epochs; its charts go on from "
         "this run's. Only the weights carry over: the optimizer's state starts afresh.",
     ):
-        start_job(data=data, layers=job.layers, **job.continuation())
+        start_job(data=dataset(), layers=job.layers, **job.continuation())
         st.rerun()
 
 
@@ -207,17 +211,26 @@ def _downloads(job, snap: RunView) -> None:
     )
 
 
+def _promise() -> None:
+    """What pressing Train does, drawn with the first paint."""
+    st.info(
+        "Press **Train** to train the network in the sidebar on 55,000 MNIST digits. "
+        + promise(measured_default_run(), server_speed().current()[0]),
+        icon=":material/play_arrow:",
+    )
+
+
 def _page(job) -> None:
     limit_note(get_queue())
     controlled = _controls(job)
     step_note()
-    _apply_changes(job)
     if job is None:
-        st.info(
-            "Press **Train** to train the network in the sidebar on 55,000 MNIST digits. "
-            + promise(measured_default_run(), server_speed().current()[0]),
-            icon=":material/play_arrow:",
-        )
+        _promise()
+    _apply_changes(job)
+    known = st.session_state.get(DATA_FAILED, False)
+    if (dataset() is None) != known:  # read once per server, after the first paint; it shows what is wrong
+        st.rerun()  # the Train button above was drawn before the dataset failed or came back
+    if job is None:
         return
     if job.lost:
         _continue(job)

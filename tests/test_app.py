@@ -161,7 +161,7 @@ def test_random_test_digit_is_answered_by_the_pretrained_network(mnist):
     expected = load_pretrained().model.predict(final, k=4, seed=0).labels[0]
     big = next(h.proto.body for h in at.get("html") if "confident" in h.proto.body)
     assert f">{expected}</span>" in big
-    assert any("The 4 crops and their votes" in m.value for m in at.markdown)
+    assert any("The 4 crops and their votes" in h.proto.body for h in at.get("html"))  # inline with the stages
     assert any(m.value == f"True label: **{mnist.test.y[index]}**" for m in at.markdown)
 
 

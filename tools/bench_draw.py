@@ -13,8 +13,8 @@ It measures two things with the pretrained ConvNetJS model shipped in the repo:
 (SMALL_PX), placed fully inside the canvas. (Shrinking the 28x28 image itself to 14x14 would leave a 280-pixel
 canvas with a 10-pixel scribble, not a user's drawing; `--digit-px 14` runs that reading too.)
 
-Canvases look like the page's drawing canvas (streamlit-drawable-canvas on a black background): a transparent
-background with white ink whose opacity is the digit's grey level.
+Canvases are RGBA drawings with a transparent background and white ink whose opacity is the digit's grey level
+(the Draw page's pad sends white ink on opaque black; preprocess reads both the same way).
 """
 
 from __future__ import annotations

@@ -12,13 +12,13 @@ from mnist_core.data.download import DownloadError, ensure_mnist
 from mnist_core.data.mnist import ENV_VAR, DatasetError, Mnist, is_loaded, load_mnist
 from mnist_core.model.architecture import LayerSpec
 from mnist_core.settings import TrainSettings
-from mnist_core.training.export import history_csv
 from ui.lifecycle import OWNER, session_owner
 
 JOB = "job"
 INFERENCE = "inference"
 NOTE = "change_note"
 DRAWN_DIGIT = "drawn_digit"  # the Draw page's last 28x28 input, for the Inside page
+DATA_FAILED = "dataset_failed"  # set while the dataset cannot be loaded (the Train page's button reads it)
 
 
 @st.cache_resource(show_spinner="Loading MNIST (once per server)…")
@@ -32,10 +32,13 @@ def dataset() -> Mnist | None:
     try:
         if path is None and not is_loaded(None):
             _download_with_progress()
-        return _shared_mnist(path)
+        data = _shared_mnist(path)
     except DatasetError as exc:
         st.error(f"**The MNIST dataset could not be loaded.** {exc}", icon=":material/error:")
+        st.session_state[DATA_FAILED] = True
         return None
+    st.session_state.pop(DATA_FAILED, None)
+    return data
 
 
 def _download_with_progress() -> None:
@@ -138,5 +141,7 @@ def model_file(job) -> Callable[[], bytes]:
 
 def metrics_file(job) -> Callable[[], str]:
     """A download callable: `job`'s metrics as CSV."""
+    from mnist_core.training.export import history_csv  # pandas: not needed for the first page
+
     ref = weakref.ref(job)
     return lambda: history_csv(_held(ref).view())

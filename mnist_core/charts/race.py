@@ -7,6 +7,7 @@ from functools import cache
 import altair as alt
 import pandas as pd
 
+from mnist_core.charts.scales import RACE_ERROR_DOMAIN, accuracy_y, error_field, loss_y
 from mnist_core.charts.training import spec_without_data
 
 METRICS = {
@@ -41,12 +42,18 @@ def race_spec(metric: str, x_field: str, names: tuple[str, ...]) -> dict:
     x_title, x_format = X_AXES[x_field]
     pick = alt.selection_point(fields=["contestant"], bind="legend", name="pick")
     legend = alt.Legend(orient="bottom", columns=4, title="click to highlight")
+    base = alt.Chart(pd.DataFrame())
+    if metric == "loss":
+        y = loss_y(metric, y_title)
+    else:  # accuracies: the gap to 100% on a log scale, as on the Train page
+        error, expression = error_field(metric)
+        base = base.transform_calculate(**{error: expression})
+        y = accuracy_y(error, domain=RACE_ERROR_DOMAIN)
     chart = (
-        alt.Chart(pd.DataFrame())
-        .mark_line(point=True, interpolate="monotone")
+        base.mark_line(point=True, interpolate="monotone")
         .encode(
             x=alt.X(f"{x_field}:Q", title=x_title, axis=alt.Axis(format=x_format)),
-            y=alt.Y(f"{metric}:Q", title=y_title, scale=alt.Scale(zero=False)),
+            y=y,
             color=alt.Color("contestant:N", scale=alt.Scale(domain=list(names)), legend=legend),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
             tooltip=[

@@ -12,11 +12,13 @@ from functools import cache
 import altair as alt
 import pandas as pd
 
+from mnist_core.charts.scales import LOSS_FLOOR, accuracy_y, error_field, goal_rule, loss_y
 from mnist_core.training.run_state import RunView
 
-HEIGHT = 320
+HEIGHT = 380
 MAX_DRAWN_POINTS = 300  # per live series: enough for a smooth line, cheap to redraw each second
 LOSS_SERIES = ("training loss (smoothed)", "L2 decay loss", "validation loss")
+LABEL_GAP = 15  # pixels between the lines of the last-value list
 _LOSS_FIELDS = {"loss": LOSS_SERIES[0], "l2_loss": LOSS_SERIES[1]}, {"validation_loss": LOSS_SERIES[2]}
 
 
@@ -38,24 +40,39 @@ def accuracy_frame(snap: RunView) -> pd.DataFrame:
 @cache
 def loss_spec() -> dict:
     """Vega-Lite spec (no data) of the loss chart."""
-    return _spec("Loss", "loss", ".4f", LOSS_SERIES, LOSS_SERIES[2:])
+    return spec_without_data(_loss_chart(pd.DataFrame()))
 
 
 @cache
 def accuracy_spec(crops: int) -> dict:
     """Vega-Lite spec (no data) of the accuracy chart."""
-    names = accuracy_series(crops)
-    return _spec("Accuracy", "accuracy", ".2%", names, names[1:])
+    return spec_without_data(_accuracy_chart(crops, pd.DataFrame()))
 
 
 def loss_chart(snap: RunView) -> alt.LayerChart:
     """The loss chart with its data, as one Altair object (for notebooks and tests)."""
-    return _chart("Loss", "loss", ".4f", LOSS_SERIES, LOSS_SERIES[2:], loss_frame(snap))
+    return _loss_chart(loss_frame(snap))
 
 
 def accuracy_chart(snap: RunView) -> alt.LayerChart:
-    names = accuracy_series(chart_crops(snap))
-    return _chart("Accuracy", "accuracy", ".2%", names, names[1:], accuracy_frame(snap))
+    return _accuracy_chart(chart_crops(snap), accuracy_frame(snap))
+
+
+def _loss_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Loss on a log scale: the smoothed training loss falls over two decades, the rest is its tail."""
+    base = alt.Chart(frame).transform_filter(f"datum.value > {LOSS_FLOOR}")
+    return _chart(base, "Loss", loss_y("value", "loss"), ".4f", LOSS_SERIES, LOSS_SERIES[2:])
+
+
+def _accuracy_chart(crops: int, frame: pd.DataFrame) -> alt.LayerChart:
+    """Accuracy as a log-scaled error rate (mnist_core.charts.scales), the 99% goal drawn."""
+    names = accuracy_series(crops)
+    error, expression = error_field("value")
+    base = alt.Chart(frame).transform_calculate(**{error: expression})
+    title = "Accuracy (the gap to 100%, on a log scale)"
+    lines = _chart(base, title, accuracy_y(error), ".2%", names, names[1:], corner="bottom")
+    layers = [*lines.layer, *goal_rule(base).layer]  # one flat layer list, the frame at its top as in the others
+    return alt.layer(*layers, data=frame).properties(title=lines.title, height=HEIGHT)
 
 
 def chart_crops(snap: RunView) -> int:
@@ -83,27 +100,62 @@ def spec_without_data(chart: alt.TopLevelMixin) -> dict:
     return spec
 
 
-def _spec(title: str, y_title: str, fmt: str, order: tuple[str, ...], marked: tuple[str, ...]) -> dict:
-    return spec_without_data(_chart(title, y_title, fmt, order, marked, pd.DataFrame()))
-
-
 def _chart(
-    title: str, y_title: str, fmt: str, order: tuple[str, ...], marked: tuple[str, ...], frame: pd.DataFrame
+    base: alt.Chart,
+    title: str,
+    y: alt.Y,
+    fmt: str,
+    order: tuple[str, ...],
+    marked: tuple[str, ...],
+    corner: str = "top",
 ) -> alt.LayerChart:
-    """One line per series; `marked` series (one value per epoch) also get a dot per value."""
+    """One line per series; `marked` series (one value per epoch) also get a dot per value.
+
+    Each series' last value is listed in its colour in the plot's right `corner` ("top" or "bottom"), one line
+    each: the lines end close together (validation and test after an epoch), so labels at their ends overlap.
+    """
     legend = alt.Legend(orient="bottom", columns=2)
     color = alt.Color("series:N", title=None, sort=list(order), scale=alt.Scale(domain=list(order)), legend=legend)
     tooltip = [
         alt.Tooltip("series:N", title="series"),
-        alt.Tooltip("value:Q", title=y_title, format=fmt),
+        alt.Tooltip("value:Q", title=title.split()[0].lower(), format=fmt),
         alt.Tooltip("examples_seen:Q", title="examples seen", format=","),
         alt.Tooltip("epoch:Q", title="epoch", format=".2f"),
     ]
     x = alt.X("examples_seen:Q", title="examples seen", axis=alt.Axis(format="~s"))
-    y = alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False))
-    base = alt.Chart(frame).encode(x=x, y=y, color=color, tooltip=tooltip)
-    dots = base.mark_point(filled=True, size=45).transform_filter(alt.FieldOneOfPredicate("series", list(marked)))
-    return (base.mark_line(interpolate="monotone") + dots).properties(title=title, height=HEIGHT)
+    lines = base.encode(x=x, y=y, color=color, tooltip=tooltip)
+    dots = lines.mark_point(filled=True, size=45).transform_filter(alt.FieldOneOfPredicate("series", list(marked)))
+    names, shorts, top = list(order), [_short(name) for name in order], corner == "top"
+    last = (
+        lines.transform_joinaggregate(last_seen="max(examples_seen)", groupby=["series"])
+        .transform_filter("datum.examples_seen == datum.last_seen")
+        .transform_calculate(
+            last_label=f"{shorts}[indexof({names}, datum.series)] + ' ' + format(datum.value, '{fmt}')",
+            order=f"indexof({names}, datum.series)",
+        )
+        .transform_window(line="rank()", sort=[alt.SortField("order", order="ascending" if top else "descending")])
+        .transform_calculate(label_offset=f"{'' if top else '-'}{LABEL_GAP} * (datum.line - 1)")
+        .mark_text(
+            align="right",
+            baseline="top" if top else "bottom",
+            dx=-6,
+            dy=6 if top else -6,
+            fontSize=12,
+            fontWeight="bold",
+        )
+        .encode(
+            text="last_label:N",
+            x=alt.value("width"),
+            y=alt.value(0 if top else "height"),
+            yOffset=alt.YOffset("label_offset:Q", scale=None),
+        )
+    )
+    return (lines.mark_line(interpolate="monotone") + dots + last).properties(title=title, height=HEIGHT)
+
+
+def _short(series: str) -> str:
+    """A series name cut for its last-value label ("test, 4-crop" for "test, 4-crop average")."""
+    return series.replace(" (smoothed)", "").replace(" average", "").replace(" loss", "").replace("L2 decay", "L2")
 
 
 def probability_frame(probabilities) -> pd.DataFrame:

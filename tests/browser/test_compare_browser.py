@@ -33,4 +33,19 @@ def test_a_short_race_draws_lines_and_ends_with_results(browser, server_url):
     expect(page.get_by_text("Best final test accuracy")).to_be_visible()
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "compare_results.png", full_page=True)
+    results = page.locator('[data-testid="stDataFrame"] .dvn-scroller').last
+    content, shown = results.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert content <= shown, f"the results table scrolls sideways: {content} px of content in {shown} px"
+    page.close()
+
+
+def test_the_contestant_table_fits_a_laptop_screen_without_scrolling(browser, server_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server_url}/compare")
+    grid = page.locator('[data-testid="stDataFrame"] .dvn-scroller').first
+    grid.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)  # the columns' widths settle after the first frame
+    page.locator('[data-testid="stDataFrame"]').first.screenshot(path=SCREENSHOTS / "compare_table.png")
+    widths = grid.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert widths[0] <= widths[1], f"the table scrolls sideways: {widths[0]} px of content in {widths[1]} px"
     page.close()

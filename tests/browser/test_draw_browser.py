@@ -37,7 +37,7 @@ def _stroke(page, points) -> None:
 
 
 def _clear(page) -> None:
-    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_role("button", name="Clear", exact=True).click()
     page.get_by_text("Draw a digit on the canvas").wait_for(timeout=30_000)
 
 

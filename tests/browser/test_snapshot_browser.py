@@ -55,7 +55,7 @@ def test_save_reload_upload_and_draw_with_a_snapshot(page, server_url, tmp_path)
     page.reload()  # a new session: no job, the bundled network answers
     page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
     sidebar = _open_panel(page)
-    assert sidebar.get_by_role("button", name="Save snapshot").is_disabled()
+    expect(sidebar.get_by_role("button", name="Save snapshot")).to_be_disabled()
 
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"PK\x03\x04 not really a zip")

@@ -72,6 +72,28 @@ def test_a_bad_setting_is_explained_not_a_traceback(page):
     field.fill("ten")
     field.press("Enter")
     page.get_by_text("Learning rate: 'ten' is not a number.").wait_for(timeout=30_000)
-    assert page.get_by_role("button", name="Train", exact=True).is_disabled()
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_disabled()
     assert not page.locator('[data-testid="stException"]').count()
     page.screenshot(path=SCREENSHOTS / "train_bad_setting.png", full_page=True)
+
+
+def test_the_charts_mid_training_and_at_the_end(browser, server_url):
+    """Screenshots of the loss and accuracy charts after the first epoch and when a 3-epoch run has finished."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{server_url}/?epochs=3")
+    page.get_by_role("button", name="Train", exact=True).click()
+    wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10)
+    wait_until(lambda: _metric(page, "Test accuracy (4 crops)") != "–", timeout=300)
+    chart = '[data-testid="stVegaLiteChart"]'
+    charts = page.locator('[data-testid="stHorizontalBlock"]').filter(has=page.locator(chart))
+    expect(charts.locator(chart)).to_have_count(2)
+    expect(charts.locator("svg text").filter(has_text="99% goal")).to_have_count(1)  # the goal line's label
+    time.sleep(2)  # the redraw after the epoch's evaluation
+    charts.first.screenshot(path=SCREENSHOTS / "train_charts_mid.png")
+    expect(page.get_by_text(re.compile(r"Finished · epoch 3 of 3"))).to_be_visible(timeout=600_000)
+    expect(charts.locator(chart)).to_have_count(2)
+    time.sleep(1)
+    charts.first.screenshot(path=SCREENSHOTS / "train_charts_end.png")
+    assert not page.locator('[data-testid="stException"]').count()
+    context.close()
