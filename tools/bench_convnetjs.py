@@ -159,26 +159,29 @@ def run_engine(x, y, test_x, test_y, offsets, seed: int) -> dict:
     engine.fit(x, y)
     n, k = offsets.shape[:2]
     per_crop = engine.predictor.forward(crops_at(test_x, offsets).reshape(n * k, 24, 24)).reshape(n, k, 10)
+    first_ms = engine.train_seconds * 1000 / len(y)
+    profiled = profile(engine, x, y)
+    best_ms = min(first_ms, profiled["engine"])  # a pass is under a second: the best of four, as a rate
     return {
         "batch_size": settings.batch_size,
-        "ms_per_example": round(engine.train_seconds * 1000 / len(y), 4),
-        "examples_per_second": round(len(y) / engine.train_seconds, 1),
+        "ms_per_example": round(best_ms, 4),
+        "examples_per_second": round(1000 / best_ms, 1),
+        "first_pass_examples_per_second": round(1000 / first_ms, 1),
         "test_accuracy": accuracy(per_crop.mean(axis=1), test_y),
         "flops_per_example": training_flops(held.model),
-        "profile_ms_per_example": profile(engine, x, y),
+        "profile_ms_per_example": profiled,
     }
 
 
 def profile(engine, x, y) -> dict:
-    """Where an example's time goes: the train step alone (one batch repeated, no input pipeline), Keras's fit
-    on the real batches (adds the input pipeline), and the engine (adds its callback: pauses, live changes,
-    progress, the test-digit stream); each the best of three passes over the same examples."""
-    import tensorflow as tf
-
+    """Where an example's time goes: Keras's fit on the same batches without the engine (the traced train step
+    and the input pipeline), then the engine (adds its callback: pauses, live changes, the anneal, progress and
+    the test-digit stream); each the best of three passes over the same examples. TF_ENABLE_ONEDNN_OPTS=0 in the
+    environment shows what oneDNN's kernels give."""
     from mnist_core.training.engine import batches
 
     model, size = engine.keras_model, engine.batch_size
-    repeated = tf.data.Dataset.from_tensors((x[:size], y[:size])).repeat(len(y) // size)
+    n = len(y) // size * size
 
     def timed(fit) -> float:
         best = float("inf")
@@ -186,15 +189,11 @@ def profile(engine, x, y) -> dict:
             started = time.perf_counter()
             fit()
             best = min(best, time.perf_counter() - started)
-        return round(best * 1000 / (len(y) // size * size), 4)
-
-    def engine_fit() -> None:
-        engine.fit(x[: len(y) // size * size], y[: len(y) // size * size])
+        return round(best * 1000 / n, 4)
 
     return {
-        "train_step": timed(lambda: model.fit(repeated, epochs=1, shuffle=False, verbose=0)),
-        "keras_fit": timed(lambda: model.fit(batches(x, y, size), epochs=1, shuffle=False, verbose=0)),
-        "engine": timed(engine_fit),
+        "keras_fit": timed(lambda: model.fit(batches(x[:n], y[:n], size), epochs=1, shuffle=False, verbose=0)),
+        "engine": timed(lambda: engine.fit(x[:n], y[:n])),
     }
 
 
