@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -122,12 +123,22 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail("Chromium is required under CI (Debian package 'chromium').")
         pytest.skip("no Chromium on this machine (install Debian's 'chromium')")
-    from playwright.sync_api import sync_playwright
+    browser = _playwright().chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+    yield browser
+    browser.close()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+
+_playwright_started = []
+
+
+def _playwright():
+    """One Playwright per test process: a second sync one (another module's browser fixture) cannot start."""
+    if not _playwright_started:
+        from playwright.sync_api import sync_playwright
+
+        _playwright_started.append(sync_playwright().start())
+        atexit.register(_playwright_started[0].stop)
+    return _playwright_started[0]
 
 
 @pytest.fixture

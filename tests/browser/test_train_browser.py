@@ -21,8 +21,11 @@ def _examples(page) -> int:
     return int(_metric(page, "Examples seen").replace(",", ""))
 
 
-def test_train_pause_resume_and_watch_it_learn(page):
+def test_train_pause_resume_and_watch_it_learn(page, server_url):
     page.screenshot(path=SCREENSHOTS / "train_before.png", full_page=True)
+    # A long run (from a link, as a person would share one), so that it is still training when Stop is pressed.
+    page.goto(f"{server_url}/?epochs=40")
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
     page.get_by_role("button", name="Train", exact=True).click()
     wait_until(lambda: page.locator('[data-testid="stMetric"]').count() >= 10 and _examples(page) > 0)
     first = _examples(page)
@@ -31,7 +34,7 @@ def test_train_pause_resume_and_watch_it_learn(page):
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     assert charts.count() == 2
     wait_until(lambda: page.locator(".mnl-card").count() > 5)  # the test-digit stream
-    expect(page.get_by_text(re.compile(r"Training · epoch \d of 6"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Training · epoch \d of 40"))).to_be_visible()
 
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)

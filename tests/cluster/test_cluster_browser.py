@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from mnist_core.settings import TrainSettings
 from tests.browser.conftest import SCREENSHOTS, browser, running_server  # noqa: F401 - the browser fixture
 from tests.cluster.conftest import alive_hosts
 from tests.conftest import wait_until
@@ -22,7 +23,9 @@ def test_a_run_on_the_cluster_trains_on_the_page_and_the_server_stop_leaves_no_a
         page.get_by_role("button", name="Train", exact=True).click()
         where = page.get_by_text(re.compile(rf"Trains on the Ray cluster at {re.escape(on_cluster.address)}"))
         expect(where).to_be_visible(timeout=60_000)
-        expect(page.get_by_text(re.compile(r"Training · epoch 1 of 6"))).to_be_visible(timeout=240_000)
+        expect(page.get_by_text(re.compile(rf"Training · epoch \d of {TrainSettings().epochs}"))).to_be_visible(
+            timeout=240_000
+        )
         expect(page.get_by_text(re.compile(r": machine .* worker process \d+, 2 CPUs\.$"))).to_be_visible()
         page.locator(".mnl-card").first.wait_for(timeout=60_000)  # the test-digit stream, from the worker
         page.screenshot(path=SCREENSHOTS / "train_cluster.png", full_page=True)
