@@ -76,7 +76,7 @@ def test_stopping_the_server_leaves_no_actor(on_cluster):
 
 
 def test_a_killed_worker_is_reported_and_continue_training_goes_on_from_its_last_weights(tiny, on_cluster):
-    job = _job(tiny, epochs=3)
+    job = _job(tiny, epochs=30)  # far from done when the worker is killed, however fast it trains
     wait_until(lambda: job.view().history or job.view().final, timeout=240)  # one epoch done
     _training(job, len(tiny.train) + 200)
     os.kill(job.placement.pid, signal.SIGKILL)
@@ -87,7 +87,8 @@ def test_a_killed_worker_is_reported_and_continue_training_goes_on_from_its_last
     assert "Continue training" in lost.message
     version, weights = job.weights()
     assert weights is not None and version == lost.weights_version > 0
-    assert lost.examples_seen > len(tiny.train) and [r.epoch for r in lost.history] == [1]
+    done = len(lost.history)  # the epochs evaluated before the kill (on a slice this small, maybe more than one)
+    assert lost.examples_seen > len(tiny.train) and [r.epoch for r in lost.history] == list(range(1, done + 1))
     assert job.join(30)
     wait_until(lambda: not alive_hosts(on_cluster), timeout=60)
 
@@ -97,7 +98,7 @@ def test_a_killed_worker_is_reported_and_continue_training_goes_on_from_its_last
     assert again.join(300)
     after = again.view()
     assert after.status == "finished", after.message
-    assert after.history[0] == lost.history[0] and len(after.history) == 2
+    assert after.history[:done] == lost.history and len(after.history) == done + 1
     assert after.examples_seen == lost.examples_seen + len(tiny.train)
     assert after.history[-1].test_accuracy_crops > 0.5
 
