@@ -30,8 +30,11 @@ SCRIPT = textwrap.dedent(
         from mnist_core.settings import TrainSettings
         d = load_mnist()
         part = lambda s, n: Split(s.x[:n], s.y[:n])
-        tiny = Mnist(part(d.train, 2000), part(d.validation, 500), part(d.test, 500), "slice")
-        job = new_job(TrainSettings(batch_size=50, epochs=100), tiny)
+        tiny = Mnist(part(d.train, 20000), part(d.validation, 500), part(d.test, 500), "slice")
+        job = new_job(TrainSettings(batch_size=50, epochs=200), tiny)
+        if type(job).__name__ != "RemoteJob":  # Ray Client can refuse a head's first seconds under load
+            time.sleep(31)  # the connection tries a cluster again 30 s after it failed
+            job = new_job(TrainSettings(batch_size=50, epochs=200), tiny)
         job.start()
         while job.view().examples_seen < 200 and not job.view().final:
             time.sleep(0.5)
