@@ -25,7 +25,7 @@ from mnist_core.settings import TrainSettings
 from mnist_core.training.contestants import Contestant
 from mnist_core.training.handle import RunHandle
 from mnist_core.training.race import EVAL_EVERY, RaceView
-from mnist_core.training.race_results import ContestantResult, result_of
+from mnist_core.training.race_results import ContestantResult, results_of
 from mnist_core.training.run_state import FINAL, RunState, RunView
 
 POLL_SECONDS = 0.5  # how often the page's copy is refreshed (the page itself redraws once a second)
@@ -331,8 +331,7 @@ class RemoteRace(RemoteRun):
         super().__init__(cluster, data, options, waiting)
 
     def results(self) -> list[ContestantResult]:
-        snap = self.view()
-        return [result_of(c, snap.points[c.name], snap.statuses[c.name]) for c in self.contestants]
+        return results_of(self.contestants, self.view())
 
     def _lost_message(self, why: str) -> str:
         return LOST.format(why=why) + ": start the race again to run it anew."

@@ -21,7 +21,7 @@ from mnist_core.settings import TrainSettings
 from mnist_core.training.contestants import Contestant, check_race
 from mnist_core.training.engine import Engine
 from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
-from mnist_core.training.race_results import TEST_SUBSET, ContestantResult, RacePoint, result_of
+from mnist_core.training.race_results import TEST_SUBSET, ContestantResult, RacePoint, results_of
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import RunState
 
@@ -142,8 +142,7 @@ class Race(BackgroundRun):
 
     def results(self) -> list[ContestantResult]:
         """Each contestant's final numbers, from the recorded evaluation points."""
-        snap = self.view()
-        return [result_of(c, snap.points[c.name], snap.statuses[c.name]) for c in self.contestants]
+        return results_of(self.contestants, self.view())
 
     # --- data order, shared by every contestant ---
     def order(self, start: int, end: int) -> np.ndarray:
