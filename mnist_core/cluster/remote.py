@@ -25,7 +25,7 @@ from mnist_core.settings import TrainSettings
 from mnist_core.training.contestants import Contestant
 from mnist_core.training.handle import RunHandle
 from mnist_core.training.race import EVAL_EVERY, RaceView
-from mnist_core.training.race_results import ContestantResult, results_of
+from mnist_core.training.race_results import ContestantResult, TrainedContestant, results_of
 from mnist_core.training.run_state import FINAL, RunState, RunView
 
 POLL_SECONDS = 0.5  # how often the page's copy is refreshed (the page itself redraws once a second)
@@ -95,6 +95,7 @@ class RemoteRun(RunHandle):
         self._placed: ray.ObjectRef | None = None
         self._seq = itertools.count()
         self._stop = threading.Event()
+        self._trained: list[TrainedContestant] | None = None  # a race's, from the actor's poll once it has ended
         super().__init__("mnist-live-cluster-run")
 
     # --- the interface ---
@@ -143,8 +144,10 @@ class RemoteRun(RunHandle):
     def _poll(self) -> bool:
         """Copy the actor's view (and newer weights) here; True when the run has ended."""
         seq = next(self._seq)
-        view, version, weights = ray.get(self._host.poll.remote(self.state.version), timeout=CALL_SECONDS)
+        view, version, weights, trained = ray.get(self._host.poll.remote(self.state.version), timeout=CALL_SECONDS)
         self.state.apply(seq, view, version, weights)
+        if trained is not None:
+            self._trained = trained
         return view.status in FINAL
 
     # --- the polling thread ---
@@ -316,6 +319,7 @@ class RemoteRace(RemoteRun):
     ):
         self.contestants = list(contestants)
         self.layers = layers if layers is not None else PRESETS["convnetjs"]
+        self.seed, self.crops = seed, crops
         self.budget_examples = budget_examples if budget_examples is not None else len(data.train)
         names = [c.name for c in contestants]
         waiting = RaceView("queued", "", self.budget_examples, 0.0, dict.fromkeys(names, "waiting"),
@@ -332,6 +336,12 @@ class RemoteRace(RemoteRun):
 
     def results(self) -> list[ContestantResult]:
         return results_of(self.contestants, self.view())
+
+    def trained(self) -> list[TrainedContestant]:
+        """Race.trained as the actor gave it when the race ended; nothing trained here if it never got that far."""
+        if self._trained is not None:
+            return self._trained
+        return [TrainedContestant(c, 0, None) for c in self.contestants]
 
     def _lost_message(self, why: str) -> str:
         return LOST.format(why=why) + ": start the race again to run it anew."

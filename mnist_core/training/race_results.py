@@ -28,6 +28,15 @@ class RacePoint:
 
 
 @dataclass(frozen=True)
+class TrainedContestant:
+    """What a contestant of a race has trained: its examples and its last published weights (None before any)."""
+
+    contestant: Contestant
+    examples: int
+    weights: list | None
+
+
+@dataclass(frozen=True)
 class ContestantResult:
     name: str
     optimizer: str
