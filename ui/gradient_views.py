@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
 
 from mnist_core.data.mnist import Mnist
 from mnist_core.inspection.pictures import diverging_label, feature_maps_shown, gradient_maps_png, weight_gradient_png
-from ui.inside_views import ACTIVATIONS_REFRESH_SECONDS, FROM_DRAW, _legend, _pick_input
-from ui.models import answerer
+from ui.inside_views import ACTIVATIONS_REFRESH_SECONDS, FROM_DRAW, _legend, _pick_input, redrawn_while_training
 from ui.session import current_job
+
+if TYPE_CHECKING:
+    from mnist_core.inspection.inspector import Inspector
 
 ONE_DIGIT = "One digit"
 READING = (
@@ -50,16 +54,7 @@ def gradients_tab(data: Mnist | None) -> None:
         caption = f"image {example} of Step {step.number}'s batch (a {labels[example]})"
         stepped = True
 
-    training = answerer().training
-
-    @st.fragment(run_every=ACTIVATIONS_REFRESH_SECONDS if training else None)
-    def _gradients() -> None:
-        who = answerer()
-        if training and not who.training:
-            st.rerun()
-        if who.training:
-            st.caption(f"Redrawn every {ACTIVATIONS_REFRESH_SECONDS:g} s while your network trains.")
-        inspector = who.model.inspector()
+    def _gradients(inspector: Inspector) -> None:
         targets = labels
         if targets is None:  # one digit: its true label, or for a drawn one the network's own answer
             drawn = st.session_state.get("inside_source") == FROM_DRAW
@@ -71,7 +66,7 @@ def gradients_tab(data: Mnist | None) -> None:
         for layer in result.layers:
             _layer(layer, last=layer is result.layers[-1])
 
-    _gradients()
+    redrawn_while_training(ACTIVATIONS_REFRESH_SECONDS, _gradients)
 
 
 def _label(data: Mnist) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
 
@@ -21,36 +24,54 @@ from mnist_core.inspection.pictures import (
 from ui.models import answerer
 from ui.session import DRAWN_DIGIT
 
+if TYPE_CHECKING:
+    from mnist_core.inspection.inspector import Inspector
+
 REFRESH_SECONDS = 2.0  # while a job trains: often enough to watch edges form, rare enough not to slow it
 # A redraw of every layer's maps plus the saliency holds the server for ~0.1 s against the training thread.
 ACTIVATIONS_REFRESH_SECONDS = 4.0
 FROM_DRAW, FROM_TEST = "The digit from the Draw page", "A test digit"
 
 
-def filters_tab() -> None:
-    """Each conv layer's kernels on its own symmetric colour scale."""
+def redrawn_while_training(seconds: float, draw: Callable[[Inspector], None], *, caption_last: bool = False) -> None:
+    """`draw(inspector)` of the shown network in a fragment, redrawn every `seconds` while the session's job trains.
 
+    While it trains, a caption says so (before the drawing, or after it with `caption_last`); once the job has
+    ended, one full run of the page stops the timer.
+    """
     training = answerer().training
 
-    @st.fragment(run_every=REFRESH_SECONDS if training else None)
-    def _filters() -> None:
+    @st.fragment(run_every=seconds if training else None)
+    def _redrawn() -> None:
         who = answerer()
         if training and not who.training:
             st.rerun()  # the job ended: one full run stops the timer
-        banks = who.model.inspector().filters()
+        caption = f"Redrawn every {seconds:g} s while your network trains." if who.training else None
+        if caption and not caption_last:
+            st.caption(caption)
+        draw(who.model.inspector())
+        if caption and caption_last:
+            st.caption(caption)
+
+    _redrawn()
+
+
+def filters_tab() -> None:
+    """Each conv layer's kernels on its own symmetric colour scale."""
+
+    def _filters(inspector: Inspector) -> None:
+        banks = inspector.filters()
         if not banks:
             st.info("This network has no conv layer, so it has no filters to show.", icon=":material/info:")
         for bank in banks:
             _filter_bank(bank)
-        if who.training:
-            st.caption(f"Redrawn every {REFRESH_SECONDS:g} s while your network trains.")
 
     st.caption(
         "Every kernel of every conv layer, one colour scale per layer: red weights add the pixel under them, "
         "blue ones subtract it, white ones ignore it. First-layer kernels turn into stroke and edge detectors as "
         "the network learns."
     )
-    _filters()
+    redrawn_while_training(REFRESH_SECONDS, _filters, caption_last=True)
 
 
 def _filter_bank(bank) -> None:
@@ -75,21 +96,12 @@ def activations_tab(data: Mnist | None, crops: int) -> None:
     if image is None:
         return
 
-    training = answerer().training
-
-    @st.fragment(run_every=ACTIVATIONS_REFRESH_SECONDS if training else None)
-    def _activations() -> None:
-        who = answerer()
-        if training and not who.training:
-            st.rerun()
-        if who.training:
-            st.caption(f"Redrawn every {ACTIVATIONS_REFRESH_SECONDS:g} s while your network trains.")
-        inspector = who.model.inspector()
+    def _activations(inspector: Inspector) -> None:
         _saliency(inspector.saliency(image, k=crops), image, caption, crops)
         for layer in inspector.activations(image):
             _layer(layer)
 
-    _activations()
+    redrawn_while_training(ACTIVATIONS_REFRESH_SECONDS, _activations)
 
 
 def _pick_input(data: Mnist | None) -> tuple[np.ndarray | None, str]:

@@ -119,10 +119,15 @@ def delete_run(store: RunStore, run_id: int, owner: str) -> str:
     return f"Run {run_id} is deleted."
 
 
+def _with_typed_text(change: Callable[[int, str, str], bool], run_id: int, owner: str, key: str) -> None:
+    """`change(run_id, owner, text)` with the text typed in the widget `key`; refused when it is not the owner's."""
+    if not change(run_id, owner, st.session_state.get(key, "")):
+        raise StoreError(f"Run {run_id} is not one of yours, or it is gone.")
+
+
 @guarded
 def share_run(store: RunStore, run_id: int, owner: str, key: str) -> str:
-    if not store.share(run_id, owner, st.session_state.get(key, "")):
-        raise StoreError(f"Run {run_id} is not one of yours, or it is gone.")
+    _with_typed_text(store.share, run_id, owner, key)
     return f"Run {run_id} is on the class board."
 
 
@@ -134,6 +139,5 @@ def unshare_run(store: RunStore, run_id: int, owner: str) -> str:
 
 @guarded
 def rename_run(store: RunStore, run_id: int, owner: str, key: str) -> str:
-    if not store.rename(run_id, owner, st.session_state.get(key, "")):
-        raise StoreError(f"Run {run_id} is not one of yours, or it is gone.")
+    _with_typed_text(store.rename, run_id, owner, key)
     return f"Run {run_id} is renamed."

@@ -14,6 +14,7 @@ from typing import Any
 from mnist_core.data.mnist import Mnist
 from mnist_core.runtime.queue import JobQueue
 from mnist_core.settings import TrainSettings
+from mnist_core.training.run_state import FINAL
 
 
 class RunHost:
@@ -54,11 +55,13 @@ class RunHost:
         report = self._run.change(settings)
         return report, self._run.settings
 
-    def poll(self, known_version: int) -> tuple[Any, int, list | None]:
-        """The run's view, its weights version, and its weights when newer than `known_version` (else None)."""
+    def poll(self, known_version: int) -> tuple[Any, int, list | None, list | None]:
+        """The run's view, its weights version, its weights when newer than `known_version` (else None), and once a
+        race has ended, what each contestant trained (Race.trained, with their weights; else None)."""
         view = self._run.view()
         version, weights = self._run.weights()  # a race publishes none: (0, None)
-        return view, version, weights if version != known_version else None
+        trained = self._run.trained() if self._kind == "race" and view.status in FINAL else None
+        return view, version, weights if version != known_version else None, trained
 
 
 def where_am_i() -> dict[str, Any]:

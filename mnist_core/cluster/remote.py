@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -25,11 +23,10 @@ from mnist_core.data.mnist import Mnist
 from mnist_core.model.architecture import PRESETS, LayerSpec
 from mnist_core.settings import TrainSettings
 from mnist_core.training.contestants import Contestant
+from mnist_core.training.handle import RunHandle
 from mnist_core.training.race import EVAL_EVERY, RaceView
-from mnist_core.training.race_results import ContestantResult, result_of
+from mnist_core.training.race_results import ContestantResult, TrainedContestant, results_of
 from mnist_core.training.run_state import FINAL, RunState, RunView
-
-_LOG = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # how often the page's copy is refreshed (the page itself redraws once a second)
 CALL_SECONDS = 10.0  # an actor that does not answer a call for this long is asked again
@@ -79,8 +76,11 @@ class RemoteState:
             return self._view
 
 
-class RemoteRun:
-    """start, pause, resume, stop, view, weights, join and alive of a run that trains in a Ray actor."""
+class RemoteRun(RunHandle):
+    """start, pause, resume, stop, view, weights, join and alive of a run that trains in a Ray actor.
+
+    The RunHandle's thread polls the actor; the run's end listeners (on_end) are called once it has ended.
+    """
 
     kind = ""
     queue = None  # Ray schedules cluster runs: the server's JobQueue is not used
@@ -95,12 +95,8 @@ class RemoteRun:
         self._placed: ray.ObjectRef | None = None
         self._seq = itertools.count()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="mnist-live-cluster-run", daemon=True)
-        self._on_end: list[Callable[[RemoteRun], None]] = []
-
-    def on_end(self, callback: Callable[[RemoteRun], None]) -> None:
-        """Call `callback(self)` in the run's thread once it has ended, as BackgroundRun.on_end does."""
-        self._on_end.append(callback)
+        self._trained: list[TrainedContestant] | None = None  # a race's, from the actor's poll once it has ended
+        super().__init__("mnist-live-cluster-run")
 
     # --- the interface ---
     def start(self) -> None:
@@ -122,21 +118,6 @@ class RemoteRun:
     def stop(self) -> None:
         self._stop.set()
         self._command("stop")
-
-    def view(self):
-        return self.state.view()
-
-    def weights(self) -> tuple[int, list | None]:
-        return self.state.weights()
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     @property
     def where(self) -> str:
@@ -163,8 +144,10 @@ class RemoteRun:
     def _poll(self) -> bool:
         """Copy the actor's view (and newer weights) here; True when the run has ended."""
         seq = next(self._seq)
-        view, version, weights = ray.get(self._host.poll.remote(self.state.version), timeout=CALL_SECONDS)
+        view, version, weights, trained = ray.get(self._host.poll.remote(self.state.version), timeout=CALL_SECONDS)
         self.state.apply(seq, view, version, weights)
+        if trained is not None:
+            self._trained = trained
         return view.status in FINAL
 
     # --- the polling thread ---
@@ -178,11 +161,7 @@ class RemoteRun:
         finally:
             self._cluster.leave_line(self)
             self._kill()
-            for callback in self._on_end:
-                try:
-                    callback(self)
-                except Exception:  # noqa: BLE001 - a listener (e.g. the run store) must not break the run's end
-                    _LOG.exception("a cluster run's end callback failed")
+            self._ended()
 
     def _wait_for_worker(self) -> bool:
         """Wait until Ray has placed the actor and it has started the run; False if it never will."""
@@ -340,6 +319,7 @@ class RemoteRace(RemoteRun):
     ):
         self.contestants = list(contestants)
         self.layers = layers if layers is not None else PRESETS["convnetjs"]
+        self.seed, self.crops = seed, crops
         self.budget_examples = budget_examples if budget_examples is not None else len(data.train)
         names = [c.name for c in contestants]
         waiting = RaceView("queued", "", self.budget_examples, 0.0, dict.fromkeys(names, "waiting"),
@@ -355,8 +335,13 @@ class RemoteRace(RemoteRun):
         super().__init__(cluster, data, options, waiting)
 
     def results(self) -> list[ContestantResult]:
-        snap = self.view()
-        return [result_of(c, snap.points[c.name], snap.statuses[c.name]) for c in self.contestants]
+        return results_of(self.contestants, self.view())
+
+    def trained(self) -> list[TrainedContestant]:
+        """Race.trained as the actor gave it when the race ended; nothing trained here if it never got that far."""
+        if self._trained is not None:
+            return self._trained
+        return [TrainedContestant(c, 0, None) for c in self.contestants]
 
     def _lost_message(self, why: str) -> str:
         return LOST.format(why=why) + ": start the race again to run it anew."

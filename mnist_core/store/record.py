@@ -117,16 +117,16 @@ def train_record(job: Any, owner: str) -> RunRecord | None:
 
 
 def race_records(race: Any, owner: str, preset: str) -> list[RunRecord]:
-    """A record per contestant of an ended Race that trained (its statuses are final, its examples counted)."""
+    """A record per contestant of an ended Race (or RemoteRace) that trained (its statuses final, examples counted)."""
     records = []
     snap = race.view()
-    for runner in race.runners:
-        name = runner.contestant.name
+    for trained in race.trained():
+        name = trained.contestant.name
         points = snap.points.get(name, ())
         status = snap.statuses.get(name, "")
-        if status not in SAVED_STATUSES or runner.examples == 0:
+        if status not in SAVED_STATUSES or trained.examples == 0:
             continue
-        settings = runner.settings(race.seed, race.crops)
+        settings = trained.contestant.settings(race.seed, race.crops)
         settings = settings.with_(preset=network_name(race.layers, preset))
         last = points[-1] if points else None
         records.append(
@@ -141,11 +141,11 @@ def race_records(race: Any, owner: str, preset: str) -> list[RunRecord]:
                 test_accuracy=last.test_accuracy if last else None,
                 validation_accuracy=last.validation_accuracy if last else None,
                 final_loss=last.loss if last else None,
-                examples_seen=runner.examples,
-                epochs=runner.examples // len(race.data.train),
+                examples_seen=trained.examples,
+                epochs=trained.examples // len(race.data.train),
                 train_seconds=last.train_seconds if last else 0.0,
                 wall_seconds=snap.elapsed_seconds,
-                weights=runner.state.weights()[1],
+                weights=trained.weights,
             )
         )
     return records

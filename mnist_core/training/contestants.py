@@ -9,7 +9,15 @@ from typing import Any
 
 from mnist_core.model.architecture import LayerSpec
 from mnist_core.model.budget import STEP_MEMORY_BUDGET_BYTES, check_step_memory, model_memory_bytes, step_memory_bytes
-from mnist_core.settings import OPTIMIZERS, OptimizerSettings, SettingsError, default_optimizer, parse_field, quoted
+from mnist_core.settings import (
+    OPTIMIZERS,
+    OptimizerSettings,
+    SettingsError,
+    TrainSettings,
+    default_optimizer,
+    parse_field,
+    quoted,
+)
 
 DEFAULT_BATCH = 128
 DEFAULT_DECAY = 0.001
@@ -35,6 +43,12 @@ class Contestant:
     @property
     def learning_rate(self) -> float:
         return self.optimizer.params["learning_rate"]
+
+    def settings(self, seed: int, crops: int) -> TrainSettings:
+        """The contestant as a job's settings: what the model pool and the engine are given, and the run store keeps."""
+        return TrainSettings(
+            self.optimizer, self.batch_size, self.weight_decay, crops=crops, seed=seed, averaging=self.averaging
+        )
 
 
 def validate_contestants(

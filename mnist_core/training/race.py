@@ -17,11 +17,10 @@ from mnist_core.model.architecture import PRESETS, LayerSpec
 from mnist_core.model.predict import accuracy
 from mnist_core.runtime.keras_workarounds import seed_states
 from mnist_core.runtime.queue import JobQueue
-from mnist_core.settings import TrainSettings
 from mnist_core.training.contestants import Contestant, check_race
 from mnist_core.training.engine import Engine
 from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
-from mnist_core.training.race_results import TEST_SUBSET, ContestantResult, RacePoint, result_of
+from mnist_core.training.race_results import TEST_SUBSET, ContestantResult, RacePoint, TrainedContestant, results_of
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import RunState
 
@@ -68,10 +67,8 @@ class ContestantRun:
     def active(self) -> bool:
         return self.status not in CONTESTANT_FINAL
 
-    def settings(self, seed: int, crops: int) -> TrainSettings:
-        """The contestant as a job's settings: what the model pool and the engine are given."""
-        c = self.contestant
-        return TrainSettings(c.optimizer, c.batch_size, c.weight_decay, crops=crops, seed=seed, averaging=c.averaging)
+    def trained(self) -> TrainedContestant:
+        return TrainedContestant(self.contestant, self.examples, self.state.weights()[1])
 
 
 # --- the race ---
@@ -142,8 +139,11 @@ class Race(BackgroundRun):
 
     def results(self) -> list[ContestantResult]:
         """Each contestant's final numbers, from the recorded evaluation points."""
-        snap = self.view()
-        return [result_of(c, snap.points[c.name], snap.statuses[c.name]) for c in self.contestants]
+        return results_of(self.contestants, self.view())
+
+    def trained(self) -> list[TrainedContestant]:
+        """What each contestant has trained, with its weights (the run store's records of an ended race)."""
+        return [run.trained() for run in self.runners]
 
     # --- data order, shared by every contestant ---
     def order(self, start: int, end: int) -> np.ndarray:
@@ -167,7 +167,7 @@ class Race(BackgroundRun):
         if self._models:
             return
         for run in self.runners:
-            held = training_model(self.layers, run.settings(self.seed, self.crops), pool=self._pool)
+            held = training_model(self.layers, run.contestant.settings(self.seed, self.crops), pool=self._pool)
             self._models.append(held)
             run.engine = Engine(
                 held,

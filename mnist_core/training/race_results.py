@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mnist_core.training.contestants import Contestant
 from mnist_core.training.engine import DIVERGED_LOSS
+
+if TYPE_CHECKING:
+    from mnist_core.training.race import RaceView
 
 TEST_SUBSET = 2_000  # test accuracy uses the first 2,000 test images (k crops each) to keep evaluation cheap
 TARGETS = (0.97, 0.98)
@@ -24,6 +28,15 @@ class RacePoint:
 
 
 @dataclass(frozen=True)
+class TrainedContestant:
+    """What a contestant of a race has trained: its examples and its last published weights (None before any)."""
+
+    contestant: Contestant
+    examples: int
+    weights: list | None
+
+
+@dataclass(frozen=True)
 class ContestantResult:
     name: str
     optimizer: str
@@ -37,6 +50,11 @@ class ContestantResult:
     train_seconds: float
     status: str
     diverged_at: int | None  # examples seen when the loss blew up
+
+
+def results_of(contestants: list[Contestant], view: RaceView) -> list[ContestantResult]:
+    """Each contestant's final numbers, from the evaluation points and statuses of its race's view."""
+    return [result_of(c, view.points[c.name], view.statuses[c.name]) for c in contestants]
 
 
 def result_of(contestant: Contestant, points: tuple[RacePoint, ...], status: str) -> ContestantResult:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
-
 from mnist_core.runtime.queue import JobQueue, Ticket, get_queue
+from mnist_core.training.handle import RunHandle
 
 QUEUE_STOP_MESSAGE = "Stopped before it started: it was waiting for a free training slot."
-_LOG = logging.getLogger(__name__)
 
 
-class BackgroundRun:
-    """Start, pause, resume, stop and join a daemon thread running `self._run` in one of the process's slots.
+class BackgroundRun(RunHandle):
+    """Start, pause, resume and stop a RunHandle's daemon thread running `self._run` in one of the process's slots.
 
     Subclasses set `self.state` (with request_pause, request_resume, request_stop, stop_requested,
     set_queue_position and set_status) before start. The thread first waits its turn for a slot in `queue`
@@ -31,8 +27,7 @@ class BackgroundRun:
     def __init__(self, thread_name: str, queue: JobQueue | None = None):
         self._queue = queue if queue is not None else get_queue()
         self._ticket: Ticket | None = None
-        self._on_end: list[Callable[[BackgroundRun], None]] = []
-        self._thread = threading.Thread(target=self._main, name=thread_name, daemon=True)
+        super().__init__(thread_name)
 
     def _run(self) -> None:
         raise NotImplementedError
@@ -67,17 +62,6 @@ class BackgroundRun:
             self._queue.release(ticket)
             self._ended()
 
-    def on_end(self, callback: Callable[[BackgroundRun], None]) -> None:
-        """Call `callback(self)` in the run's thread once it has ended (finished, stopped, diverged or failed)."""
-        self._on_end.append(callback)
-
-    def _ended(self) -> None:
-        for callback in self._on_end:
-            try:
-                callback(self)
-            except Exception:  # noqa: BLE001 - a listener (e.g. the run store) must not break the run's end
-                _LOG.exception("a run's end callback failed")
-
     def pause(self) -> None:
         self.state.request_pause()
 
@@ -88,24 +72,6 @@ class BackgroundRun:
         self.state.request_stop()
         if self._ticket is not None:
             self._queue.withdraw(self._ticket)  # a waiting job leaves the line now, not at its next poll
-
-    def view(self):
-        """A consistent copy of the run's state, for the page (a RunView; a race's is a RaceView)."""
-        return self.state.view()
-
-    def weights(self) -> tuple[int, list | None]:
-        """The last published weights with their version (0, None before any)."""
-        return self.state.weights()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has ended."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     @property
     def queue(self) -> JobQueue:

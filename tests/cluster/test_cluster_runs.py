@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from mnist_core.cluster.factory import new_job, new_race
 from mnist_core.settings import OptimizerSettings, TrainSettings, default_optimizer
+from mnist_core.store.curves import series
 from mnist_core.training.contestants import Contestant
 from tests.cluster.conftest import alive_hosts
 from tests.conftest import wait_until
@@ -130,3 +132,45 @@ def test_a_race_of_three_finishes_with_results(tiny, on_cluster):
     assert results["adam"].test_accuracy > results["sgd"].test_accuracy
     assert snap.points["adam"][-1].examples_seen == 1000 and 0 < results["hot"].diverged_at < 1000
     assert not alive_hosts(on_cluster)
+
+
+def test_a_finished_cluster_race_gives_the_run_store_an_in_process_race_s_records(tiny, on_cluster):
+    from mnist_core.cluster.remote import RemoteRace
+    from mnist_core.store import Limits, race_records
+    from mnist_core.training.race import Race
+
+    line_up = [_contestant("adam", "adam", 0.001), _contestant("sgd", "sgd", 0.01), _contestant("hot", "sgd", 10.0)]
+    options = {"seed": 3, "budget_examples": 600, "eval_every_examples": 300}
+    saved = {}
+
+    def record(race) -> None:  # what ui.run_store registers: the records are made in the run's thread at its end
+        saved[type(race).__name__] = race_records(race, "browser-c", "convnetjs")
+
+    remote, here = new_race(line_up, tiny, **options), Race(line_up, tiny, **options)
+    assert isinstance(remote, RemoteRace)
+    for race in (remote, here):
+        race.on_end(record)
+        race.start()
+        assert race.join(timeout=300)
+        assert race.view().status == "finished", race.view().message
+    assert not alive_hosts(on_cluster)
+    cluster = {r.name: r for r in saved["RemoteRace"]}
+    local = {r.name: r for r in saved["Race"]}
+    assert set(cluster) == set(local) == {"adam", "sgd", "hot"}  # one record per contestant that trained
+    limits = Limits()
+    for name, mine in cluster.items():
+        theirs = local[name]
+        for field in ("owner", "kind", "status", "settings", "layers", "epochs"):
+            assert getattr(mine, field) == getattr(theirs, field), (name, field)
+        if mine.status == "finished":
+            assert mine.examples_seen == theirs.examples_seen == 600
+        else:
+            assert mine.status == "diverged" and 0 < mine.examples_seen < 600
+        mine_row, theirs_row = mine.row(limits), theirs.row(limits)
+        assert mine_row.keys() == theirs_row.keys()
+        assert {k for k, v in mine_row.items() if v is None} == {k for k, v in theirs_row.items() if v is None}, name
+        assert mine_row["weights"] and mine_row["weights_note"] is None  # the contestant's weights are kept
+        assert [w.shape for w in mine.weights] == [w.shape for w in theirs.weights]
+        assert all(np.isfinite(w).all() for w in mine.weights)
+        curves, their_curves = series(json.loads(mine.curves)), series(json.loads(theirs.curves))
+        assert {k: len(v) for k, v in curves.items()} == {k: len(v) for k, v in their_curves.items()}, name
