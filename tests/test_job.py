@@ -35,6 +35,16 @@ def test_a_short_job_finishes_with_epoch_metrics(tiny):
     assert snap.weights_version > 1
 
 
+def test_the_speed_shown_at_the_end_is_the_runs_own(tiny):
+    """The last push comes at an epoch's end: its clock must not count that epoch's seconds a second time."""
+    job = _job(tiny, epochs=3)
+    assert job.join(timeout=200)
+    snap = job.state.view()
+    last = snap.history[-1]
+    assert snap.train_seconds == pytest.approx(last.train_seconds, rel=0.01)
+    assert snap.examples_per_second == pytest.approx(snap.examples_seen / last.train_seconds, rel=0.01)
+
+
 def test_pause_resume_stop(tiny):
     job = _job(tiny, epochs=100)
     wait_until(lambda: job.state.view().examples_seen > 200)

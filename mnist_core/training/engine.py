@@ -212,7 +212,7 @@ class Engine(keras.callbacks.Callback):
         self.last_logs = {k: float(v) for k, v in (logs or {}).items()}
         if not self.diverged:
             now = time.perf_counter()
-            self.train_seconds = self._clock(now)
+            self._fold_clock(now)
             self._push(now)
 
     # --- inside ---
@@ -252,7 +252,7 @@ class Engine(keras.callbacks.Callback):
         if not math.isfinite(loss) or loss > DIVERGED_LOSS:
             self._diverge(loss)
         else:
-            self.train_seconds = self._clock(time.perf_counter())
+            self._fold_clock(time.perf_counter())
         raise _Stepped(position + len(y))
 
     def _finish_step(self, probe: StepProbe, loss: float) -> None:
@@ -276,6 +276,12 @@ class Engine(keras.callbacks.Callback):
 
     def _clock(self, now: float) -> float:
         return self.train_seconds + (now - self._fit_start) - self._excluded
+
+    def _fold_clock(self, now: float) -> None:
+        """Add the training seconds since the clock last started to `train_seconds`, and start it again."""
+        self.train_seconds = self._clock(now)
+        # Else a push after this (the epoch's last) counts the same seconds twice.
+        self._fit_start, self._excluded = now, 0.0
 
     def _push(self, now: float) -> None:
         self._last_push = now
@@ -334,7 +340,7 @@ class Engine(keras.callbacks.Callback):
 
     def _diverge(self, loss: float) -> None:
         self.diverged = True
-        self.train_seconds = self._clock(time.perf_counter())
+        self._fold_clock(time.perf_counter())
         self.keras_model.stop_training = True
         _, weights = self.state.weights()
         if weights is not None:
