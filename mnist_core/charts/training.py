@@ -126,6 +126,8 @@ def _chart(
     lines = base.encode(x=x, y=y, color=color, tooltip=tooltip)
     dots = lines.mark_point(filled=True, size=45).transform_filter(alt.FieldOneOfPredicate("series", list(marked)))
     names, shorts, top = list(order), [_short(name) for name in order], corner == "top"
+    label_style = dict(align="right", baseline="top" if top else "bottom", dx=-6, dy=6 if top else -6, fontSize=12,
+                       fontWeight="bold")  # fmt: skip
     last = (
         lines.transform_joinaggregate(last_seen="max(examples_seen)", groupby=["series"])
         .transform_filter("datum.examples_seen == datum.last_seen")
@@ -135,14 +137,7 @@ def _chart(
         )
         .transform_window(line="rank()", sort=[alt.SortField("order", order="ascending" if top else "descending")])
         .transform_calculate(label_offset=f"{'' if top else '-'}{LABEL_GAP} * (datum.line - 1)")
-        .mark_text(
-            align="right",
-            baseline="top" if top else "bottom",
-            dx=-6,
-            dy=6 if top else -6,
-            fontSize=12,
-            fontWeight="bold",
-        )
+        .mark_text(**label_style)
         .encode(
             text="last_label:N",
             x=alt.value("width"),
@@ -150,7 +145,9 @@ def _chart(
             yOffset=alt.YOffset("label_offset:Q", scale=None),
         )
     )
-    return (lines.mark_line(interpolate="monotone") + dots + last).properties(title=title, height=HEIGHT)
+    # A white outline under each label, so that a line passing behind it does not cross its letters.
+    halo = last.mark_text(**label_style, stroke="white", strokeWidth=4, strokeJoin="round")
+    return (lines.mark_line(interpolate="monotone") + dots + halo + last).properties(title=title, height=HEIGHT)
 
 
 def _short(series: str) -> str:
