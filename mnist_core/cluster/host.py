@@ -55,12 +55,14 @@ class RunHost:
         report = self._run.change(settings)
         return report, self._run.settings
 
-    def poll(self, known_version: int) -> tuple[Any, int, list | None, list | None]:
+    def poll(self, known_version: int, want_trained: bool = True) -> tuple[Any, int, list | None, list | None]:
         """The run's view, its weights version, its weights when newer than `known_version` (else None), and once a
-        race has ended, what each contestant trained (Race.trained, with their weights; else None)."""
+        race has ended, what each contestant trained (Race.trained, with their weights; None if not `want_trained`,
+        so that a caller that has them is not sent every contestant's weights again)."""
         view = self._run.view()
         version, weights = self._run.weights()  # a race publishes none: (0, None)
-        trained = self._run.trained() if self._kind == "race" and view.status in FINAL else None
+        ended_race = self._kind == "race" and view.status in FINAL
+        trained = self._run.trained() if ended_race and want_trained else None
         return view, version, weights if version != known_version else None, trained
 
 

@@ -144,7 +144,8 @@ class RemoteRun(RunHandle):
     def _poll(self) -> bool:
         """Copy the actor's view (and newer weights) here; True when the run has ended."""
         seq = next(self._seq)
-        view, version, weights, trained = ray.get(self._host.poll.remote(self.state.version), timeout=CALL_SECONDS)
+        asked = self._host.poll.remote(self.state.version, want_trained=self._trained is None)
+        view, version, weights, trained = ray.get(asked, timeout=CALL_SECONDS)
         self.state.apply(seq, view, version, weights)
         if trained is not None:
             self._trained = trained
