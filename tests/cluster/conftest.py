@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import time
+import warnings
+from pathlib import Path
 
 import pytest
 
@@ -30,17 +33,55 @@ from tools.local_ray import RayHead, alive_hosts, free_port, nodes_alive, start_
 __all__ = ["alive_hosts", "free_port"]
 
 
-@pytest.fixture(scope="session")
-def ray_head():
-    head = start_head(HEAD_CPUS)
+class _Heads:
+    """The session's head, started again if it has died before a test while this process was not joined to it."""
+
+    def __init__(self):
+        self.head = start_head(HEAD_CPUS)
+
+    def current(self) -> RayHead:
+        import ray
+
+        if not _running(self.head) and not ray.is_initialized():
+            # Once in a clean-clone run the head's processes were gone before the first cluster test; its log
+            # says why, and a new head lets the tests test the app rather than that crash.
+            logs = [self.head.log, *Path(self.head.temp_dir).glob("session_*/logs/ray_process_exit.log")]
+            log = "\n".join(f.read_text(errors="replace")[-3000:] for f in logs if f.exists()) or "(no log)"
+            warnings.warn(f"the test Ray head had ended; starting another. Its log:\n{log}", stacklevel=2)
+            self.head.stop()
+            self.head = start_head(HEAD_CPUS)
+        return self.head
+
+
+def _running(head: RayHead) -> bool:
+    """Its `ray start --block` still runs (it ends when a process of its node dies) and its GCS port answers."""
+    if head.process.poll() is not None:
+        return False
+    host, _, port = head.address.rpartition(":")
     try:
-        yield head
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def _heads():
+    heads = _Heads()
+    try:
+        yield heads
     finally:
         with contextlib.suppress(Exception):
             import ray
 
             ray.shutdown()
-        head.stop()
+        heads.head.stop()
+
+
+@pytest.fixture
+def ray_head(_heads: _Heads) -> RayHead:
+    """The session's local Ray head, running."""
+    return _heads.current()
 
 
 @pytest.fixture
