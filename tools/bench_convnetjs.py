@@ -139,6 +139,7 @@ def run_engine(x, y, test_x, test_y, offsets, seed: int) -> dict:
     from mnist_core.training.model_pool import new_training_model
     from mnist_core.training.run_state import RunState
     from mnist_core.training.schedule import Anneal
+    from tools.op_profile import op_profile
 
     map_large_blocks()  # as the app's server does
     settings = TrainSettings(seed=seed)
@@ -170,6 +171,7 @@ def run_engine(x, y, test_x, test_y, offsets, seed: int) -> dict:
         "test_accuracy": accuracy(per_crop.mean(axis=1), test_y),
         "flops_per_example": training_flops(held.model),
         "profile_ms_per_example": profiled,
+        "op_profile": op_profile(lambda: engine.fit(x, y), steps=len(y) // settings.batch_size),
     }
 
 

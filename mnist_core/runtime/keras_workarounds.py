@@ -31,6 +31,8 @@ INTERNALS: dict[str, tuple[str, str]] = {
     # keep_kernel_cache_bounded names every TensorFlow variable alike (tests/test_memory.py checks the result).
     "keep_kernel_cache_bounded": ("keras.src.backend.tensorflow.core", "Variable._initialize"),
     "warm_average": ("keras.optimizers", "Optimizer._update_model_variables_moving_average"),
+    # tools.op_profile reads the profiler's trace file through TensorFlow's own copy of its protocol buffer.
+    "profile_planes": ("tensorflow.tsl.profiler.protobuf.xplane_pb2", "XSpace"),
 }
 
 
@@ -191,3 +193,17 @@ def _fixed_name(initialize):
             self._name = name
 
     return wrapper
+
+
+def profile_planes(log_dir: str):
+    """The newest trace `tf.profiler.experimental` wrote under `log_dir`, as TensorFlow's XSpace message."""
+    from pathlib import Path
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    traces = sorted(Path(log_dir).rglob("*.xplane.pb"), key=lambda path: path.stat().st_mtime)
+    if not traces:
+        raise FileNotFoundError(f"no profiler trace under {log_dir}")
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(traces[-1].read_bytes())
+    return space

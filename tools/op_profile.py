@@ -1,0 +1,63 @@
+"""Where a training step's time goes, op by op: TensorFlow's profiler around a fit, its kernels summed by type.
+
+Each TensorFlow op that ran appears in the trace as `node name:kernel`, on the thread that ran it: inter-op
+threads (`tf_Compute`), tf.data's threads and the Python thread. Durations are wall time on that thread, so
+two ops running at once on the two inter-op threads both count in full, and an op that waits for the
+intra-op pool counts its wait.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from mnist_core.runtime.keras_workarounds import profile_planes
+
+HOST_PLANE = "/host:CPU"
+EXECUTOR = "ExecutorState::Process"  # an inter-op thread running a step's ops, the ops nested in it
+
+
+def op_profile(fit: Callable[[], None], steps: int, top: int = 12) -> dict:
+    """Run `fit` (which trains `steps` batches) under the profiler; per-step milliseconds by kernel and thread."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as log_dir:
+        tf.profiler.experimental.start(log_dir)
+        started = time.perf_counter()
+        try:
+            fit()
+        finally:
+            wall = time.perf_counter() - started
+            tf.profiler.experimental.stop()
+        space = profile_planes(log_dir)
+    kernels, busy = kernel_times(space)
+    per_step = {name: round(ps / 1e9 / steps, 3) for name, ps in kernels.most_common(top)}
+    return {
+        "steps": steps,
+        "wall_ms_per_step": round(wall * 1000 / steps, 3),
+        "inter_op_threads_busy_ms_per_step": [round(ps / 1e9 / steps, 3) for ps in sorted(busy.values(), reverse=True)],
+        "kernel_ms_per_step": per_step,
+        "other_kernels_ms_per_step": round((sum(kernels.values()) / 1e9 / steps) - sum(per_step.values()), 3),
+    }
+
+
+def kernel_times(space) -> tuple[Counter, Counter]:
+    """Picoseconds per kernel type (`_MklNativeConv2DBackpropFilter`, `GatherV2`) and per inter-op thread."""
+    kernels: Counter = Counter()
+    busy: Counter = Counter()
+    for plane in space.planes:
+        if plane.name != HOST_PLANE:
+            continue
+        names = {key: meta.name for key, meta in plane.event_metadata.items()}
+        for line in plane.lines:
+            for event in line.events:
+                name = names.get(event.metadata_id, "")
+                if name == EXECUTOR and line.name.startswith("tf_Compute"):
+                    busy[line.name] += event.duration_ps
+                    continue
+                node, _, kernel = name.rpartition(":")
+                if node and kernel and not kernel.startswith(" ") and not node.endswith(":"):
+                    kernels[kernel] += event.duration_ps
+    return kernels, busy
