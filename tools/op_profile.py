@@ -33,13 +33,17 @@ def op_profile(fit: Callable[[], None], steps: int, top: int = 12) -> dict:
             tf.profiler.experimental.stop()
         space = profile_planes(log_dir)
     kernels, busy = kernel_times(space)
-    per_step = {name: round(ps / 1e9 / steps, 3) for name, ps in kernels.most_common(top)}
+    shown = kernels.most_common(top)
+
+    def ms(ps: int) -> float:
+        return round(ps / 1e9 / steps, 3)
+
     return {
         "steps": steps,
         "wall_ms_per_step": round(wall * 1000 / steps, 3),
-        "inter_op_threads_busy_ms_per_step": [round(ps / 1e9 / steps, 3) for ps in sorted(busy.values(), reverse=True)],
-        "kernel_ms_per_step": per_step,
-        "other_kernels_ms_per_step": round((sum(kernels.values()) / 1e9 / steps) - sum(per_step.values()), 3),
+        "inter_op_threads_busy_ms_per_step": [ms(ps) for ps in sorted(busy.values(), reverse=True)],
+        "kernel_ms_per_step": {name: ms(ps) for name, ps in shown},
+        "other_kernels_ms_per_step": ms(sum(kernels.values()) - sum(ps for _, ps in shown)),
     }
 
 
