@@ -171,7 +171,7 @@ def run_engine(x, y, test_x, test_y, offsets, seed: int) -> dict:
         "test_accuracy": accuracy(per_crop.mean(axis=1), test_y),
         "flops_per_example": training_flops(held.model),
         "profile_ms_per_example": profiled,
-        "op_profile": op_profile(lambda: engine.fit(x, y), steps=len(y) // settings.batch_size),
+        "op_profile": op_profile(lambda: engine.fit(x, y), steps=len(y) / settings.batch_size),
     }
 
 

@@ -19,8 +19,8 @@ HOST_PLANE = "/host:CPU"
 EXECUTOR = "ExecutorState::Process"  # an inter-op thread running a step's ops, the ops nested in it
 
 
-def op_profile(fit: Callable[[], None], steps: int, top: int = 12) -> dict:
-    """Run `fit` (which trains `steps` batches) under the profiler; per-step milliseconds by kernel and thread."""
+def op_profile(fit: Callable[[], None], steps: float, top: int = 12) -> dict:
+    """Run `fit` (`steps` full batches' worth of examples) under the profiler; ms per batch by kernel and thread."""
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as log_dir:
@@ -39,7 +39,7 @@ def op_profile(fit: Callable[[], None], steps: int, top: int = 12) -> dict:
         return round(ps / 1e9 / steps, 3)
 
     return {
-        "steps": steps,
+        "steps": round(steps, 3),
         "wall_ms_per_step": round(wall * 1000 / steps, 3),
         "inter_op_threads_busy_ms_per_step": [ms(ps) for ps in sorted(busy.values(), reverse=True)],
         "kernel_ms_per_step": {name: ms(ps) for name, ps in shown},
