@@ -1,5 +1,7 @@
-"""Side by side, in one run: ConvNetJS (npm, in Node) and this project's engine on the same examples, and the
-machine's float32 matrix-product rate. `python -m tools.bench_convnetjs` prints one JSON object.
+"""Side by side, in one run: ConvNetJS (npm, in Node) and this project's engine on the same examples, the
+machine's float32 matrix-product rate, and two bounds on the engine's share of it (tools/arithmetic.py): the rate
+of TensorFlow's kernels for the net's convolutions alone, and numpy's product on the matrices they lower to.
+`python -m tools.bench_convnetjs` prints one JSON object.
 
 ConvNetJS comes from the npm registry into `.cache/convnetjs` (ignored by git) the first time; its demo's net and
 trainer settings are set in tools/convnetjs_driver.js, which calls the library and copies none of it.
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core.data.geometry import MAX_OFFSET
+from tools.arithmetic import matmul_gflops
 
 ROOT = Path(__file__).resolve().parent.parent
 CONVNETJS_DIR = ROOT / ".cache" / "convnetjs"
@@ -56,6 +59,8 @@ def run(examples: int, test: int, seed: int) -> dict:
     matmul_after = matmul_gflops()
     matmul = max(matmul_before, matmul_after)
     engine_gflops = engine["examples_per_second"] * engine["flops_per_example"] / 1e9
+    ceiling = engine.pop("convolution_ceiling")
+    lowered = engine.pop("lowered_matmul_gflops")
     cjs_ms = convnetjs["train_seconds"] * 1000 / examples
     return {
         "examples": examples,
@@ -73,19 +78,9 @@ def run(examples: int, test: int, seed: int) -> dict:
         "matmul_gflops": {"before": round(matmul_before, 1), "after": round(matmul_after, 1)},
         "engine_gflops": round(engine_gflops, 1),
         "engine_share_of_matmul": round(engine_gflops / matmul, 3),
+        "convolutions_alone": {**ceiling, "share_of_matmul": round(ceiling["gflops"] / matmul, 3)},
+        "convolutions_as_matmul": {"gflops": round(lowered, 1), "share_of_matmul": round(lowered / matmul, 3)},
     }
-
-
-def matmul_gflops(n: int = 1024, seconds: float = 2.0) -> float:
-    """numpy's float32 n x n matrix product, the best rate of repeated products over about `seconds`."""
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
-    best, deadline = float("inf"), time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        started = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - started)
-    return 2 * n**3 / best / 1e9
 
 
 def ensure_convnetjs() -> Path:
@@ -139,6 +134,7 @@ def run_engine(x, y, test_x, test_y, offsets, seed: int) -> dict:
     from mnist_core.training.model_pool import new_training_model
     from mnist_core.training.run_state import RunState
     from mnist_core.training.schedule import Anneal
+    from tools.arithmetic import convolution_ceiling, lowered_matmul_gflops
     from tools.op_profile import op_profile
 
     map_large_blocks()  # as the app's server does
@@ -172,6 +168,8 @@ def run_engine(x, y, test_x, test_y, offsets, seed: int) -> dict:
         "flops_per_example": training_flops(held.model),
         "profile_ms_per_example": profiled,
         "op_profile": op_profile(lambda: engine.fit(x, y), steps=len(y) / settings.batch_size),
+        "convolution_ceiling": convolution_ceiling(held.model, settings.batch_size),
+        "lowered_matmul_gflops": lowered_matmul_gflops(held.model, settings.batch_size),
     }
 
 

@@ -32,7 +32,7 @@ def op_profile(fit: Callable[[], None], steps: float, top: int = 12) -> dict:
             wall = time.perf_counter() - started
             tf.profiler.experimental.stop()
         space = profile_planes(log_dir)
-    kernels, busy = kernel_times(space)
+    kernels, calls, busy = kernel_times(space)
     shown = kernels.most_common(top)
 
     def ms(ps: int) -> float:
@@ -43,13 +43,16 @@ def op_profile(fit: Callable[[], None], steps: float, top: int = 12) -> dict:
         "wall_ms_per_step": round(wall * 1000 / steps, 3),
         "inter_op_threads_busy_ms_per_step": [ms(ps) for ps in sorted(busy.values(), reverse=True)],
         "kernel_ms_per_step": {name: ms(ps) for name, ps in shown},
+        "kernel_calls_per_step": {name: round(calls[name] / steps, 3) for name, _ in shown},
         "other_kernels_ms_per_step": ms(sum(kernels.values()) - sum(ps for _, ps in shown)),
     }
 
 
-def kernel_times(space) -> tuple[Counter, Counter]:
-    """Picoseconds per kernel type (`_MklNativeConv2DBackpropFilter`, `GatherV2`) and per inter-op thread."""
+def kernel_times(space) -> tuple[Counter, Counter, Counter]:
+    """Picoseconds and calls per kernel type (`_MklNativeConv2DBackpropFilter`, `GatherV2`); picoseconds per
+    inter-op thread."""
     kernels: Counter = Counter()
+    calls: Counter = Counter()
     busy: Counter = Counter()
     for plane in space.planes:
         if plane.name != HOST_PLANE:
@@ -64,4 +67,5 @@ def kernel_times(space) -> tuple[Counter, Counter]:
                 node, _, kernel = name.rpartition(":")
                 if node and kernel and not kernel.startswith(" ") and not node.endswith(":"):
                     kernels[kernel] += event.duration_ps
-    return kernels, busy
+                    calls[kernel] += 1
+    return kernels, calls, busy
