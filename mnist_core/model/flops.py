@@ -12,13 +12,15 @@ COUNTED = (keras.layers.Conv2D, keras.layers.Dense)
 
 
 def forward_macs(model: keras.Model, kinds: tuple[type, ...] = COUNTED) -> list[int]:
-    """Multiply-adds per example of each layer of `kinds` (conv and dense) behind the crop, in order."""
+    """Multiply-adds per example of each layer of `kinds` (Conv2D, Dense or both) behind the crop, in order."""
     macs = []
     for layer in core_of(model).layers:
-        if isinstance(layer, keras.layers.Conv2D) and isinstance(layer, kinds):
+        if not isinstance(layer, kinds):
+            continue
+        if isinstance(layer, keras.layers.Conv2D):
             _, height, width, _ = layer.output.shape
             macs.append(height * width * math.prod(layer.kernel.shape))
-        elif isinstance(layer, keras.layers.Dense) and isinstance(layer, kinds):
+        else:
             macs.append(math.prod(layer.kernel.shape))
     return macs
 
