@@ -165,3 +165,10 @@ def test_the_recorded_default_run_is_of_the_current_defaults():
     assert record["settings"] == TrainSettings().to_dict(), "defaults changed: run tools.bench_seeds --record"
     assert record["summary"]["seeds"] >= 10 and record["target"] == 0.99
     assert measured_default_run().median_examples == record["summary"]["median_examples_to_target"]
+
+
+def test_the_seeds_benchmark_lists_its_options():
+    from tools.bench_seeds import _parser
+
+    text = _parser().format_help()  # a field's label with a % sign once made --help raise
+    assert "--stop-at" in text and "reaches (%)" in text and "--anneal" in text

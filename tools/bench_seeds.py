@@ -122,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--record", action="store_true", help="keep the summary as the Train page's promise")
     for name in (*OPTIMIZER_FIELDS, *RUN_FIELDS):
         kind = int if FIELDS[name].integer else float
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=FIELDS[name].label)
+        label = FIELDS[name].label.replace("%", "%%")  # argparse formats help with %
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=label)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""What the default run promises: its measured examples to the target (the same on any machine), in seconds at
+"""What the default run promises: its examples to the target as the seeds benchmark measured them, in seconds at
 this server's measured speed."""
 
 from __future__ import annotations
