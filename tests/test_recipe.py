@@ -170,5 +170,5 @@ def test_the_recorded_default_run_is_of_the_current_defaults():
 def test_the_seeds_benchmark_lists_its_options():
     from tools.bench_seeds import _parser
 
-    text = _parser().format_help()  # a field's label with a % sign once made --help raise
+    text = _parser().format_help()  # the labels hold % signs, which argparse reads as formats unless doubled
     assert "--stop-at" in text and "reaches (%)" in text and "--anneal" in text
