@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
 from mnist_core.model.architecture import PRESET_LABELS
 from mnist_core.settings import FIELDS, OPTIMIZERS
@@ -101,11 +102,11 @@ def table_csv(frame: pd.DataFrame) -> str:
     """The table as CSV, with text cells that a spreadsheet would read as a formula quoted as text."""
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object:
-            safe[column] = safe[column].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(_CSV_FORMULA) else v
-            )
-    return safe.to_csv(index=False)
+        # Text has the object dtype on pandas 2 and the str dtype on pandas 3: quote every column that is not numbers.
+        if not (is_numeric_dtype(safe[column]) or is_datetime64_any_dtype(safe[column])):
+            safe[column] = safe[column].map(_as_text).astype(object)
+    # CRLF as RFC 4180 has it; Python's writer then quotes a lone carriage return too, which would split a row.
+    return safe.to_csv(index=False, lineterminator="\r\n")
 
 
 def _as_text(value: Any) -> Any:
