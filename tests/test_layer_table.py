@@ -11,6 +11,7 @@ from mnist_core.model.architecture import (
     LARGE,
     MAX_ACTIVATIONS,
     MAX_PARAMETERS,
+    MAX_STRIDE,
     ArchitectureError,
     build_model,
     core_of,
@@ -249,3 +250,27 @@ def test_table_rows_hold_only_the_editor_columns_with_their_types():
     numbers = ("filters", "units", "size", "stride", "rate")
     assert all(set(r) == set(COLUMNS) for r in rows)
     assert all(isinstance(r[c], (int, float)) and not isinstance(r[c], bool) for r in rows for c in numbers if r[c])
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("stride", [25, 30, 1000])
+def test_a_stride_beyond_the_input_is_kept_when_the_window_covers_it(padding, stride):
+    """Issue 29: a 24x24 kernel with stride 30 on the 24x24 input was refused, though its output is 1x1 as with 24."""
+    import numpy as np
+
+    first = {"type": "conv", "filters": 4, "kernel": 24, "stride": stride, "padding": padding, "activation": "relu"}
+    layers = [first, {"type": "flatten"}, SOFTMAX]
+    validate_layers(layers)
+    assert layers_from_rows(table_rows(layers)) == layers
+    model = build_model(layers)
+    assert model(np.zeros((2, 28, 28), np.uint8)).shape == (2, 10)
+    pooled = [{"type": "maxpool", "size": 24, "stride": stride}, {"type": "flatten"}, SOFTMAX]
+    validate_layers(pooled)
+
+
+def test_a_stride_beyond_the_input_is_still_refused_when_it_skips_input_or_overflows():
+    """Only a window that covers the input makes the stride harmless; beyond MAX_STRIDE it is refused all the same."""
+    partial = {"type": "conv", "filters": 4, "kernel": 5, "stride": 30, "padding": "valid", "activation": "relu"}
+    assert any("row 1: conv stride 30 is larger" in e for e in _spec_errors([partial, {"type": "flatten"}, SOFTMAX]))
+    huge = {**partial, "kernel": 24, "stride": MAX_STRIDE + 1}
+    assert any(e.startswith("row 1:") and "stride" in e for e in _spec_errors([huge, {"type": "flatten"}, SOFTMAX]))

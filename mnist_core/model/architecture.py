@@ -63,6 +63,7 @@ class ArchitectureError(ValueError):
 MAX_PARAMETERS = 5_000_000  # beyond this a network trains too slowly for a session on a small server
 MAX_ACTIVATIONS = 250_000  # feature-map values per image: bounds a batch's memory (x batch size x 4 bytes x ~3)
 MAX_LAYERS = 40
+MAX_STRIDE = 2**15  # far inside the kernels' int32, far beyond any input this app builds
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,9 @@ def _step(row: int, spec: LayerSpec, shape: tuple[int, ...]) -> tuple[tuple[int,
             sized = f"{window}x{window}" if window < 10**6 else f"{_number(window)}-wide"
             field = "kernel" if kind == "conv" else "size"
             return shape, 0, f"row {row}: {sized} {what} on a {height}x{width} input ({field} larger than its input)"
-        if stride > min(height, width):
+        # A window that covers the whole input gives one output whatever the stride, so a larger stride is harmless.
+        covers = window >= max(height, width)
+        if stride > min(height, width) and not (covers and stride <= MAX_STRIDE):
             return shape, 0, f"row {row}: {kind} stride {_number(stride)} is larger than its {height}x{width} input"
         if kind == "conv" and spec["padding"] == "same":
             height, width = -(-height // stride), -(-width // stride)
