@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from mnist_core.inspection import pictures as render
+from mnist_core.inspection.inference import InferenceModel
 from mnist_core.inspection.inspector import FilterBank, Inspector, LayerActivation
 from mnist_core.model.architecture import CONVNETJS, LARGE, build_model, core_of
 from mnist_core.model.crop import CROP_SIZE, grid_offsets
-from mnist_core.model.inference import InferenceModel
 from mnist_core.model.predict import CropPredictor
 from mnist_core.snapshots.pretrained import load_pretrained
 from mnist_core.training.run_state import RunState

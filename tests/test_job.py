@@ -131,7 +131,7 @@ def test_a_huge_learning_rate_diverges_and_restores_good_weights(tiny, name):
 def test_inference_copy_and_download_match_the_trained_model(tiny, tmp_path):
     import keras
 
-    from mnist_core.model.inference import InferenceModel
+    from mnist_core.inspection.inference import InferenceModel
     from mnist_core.model.predict import CropPredictor
 
     job = _job(tiny, epochs=1)
@@ -149,7 +149,7 @@ def test_inference_copy_and_download_match_the_trained_model(tiny, tmp_path):
 
 
 def test_published_weights_are_immutable_copies_refreshed_while_training(tiny):
-    from mnist_core.model.inference import InferenceModel
+    from mnist_core.inspection.inference import InferenceModel
 
     job = _job(tiny, epochs=30)
     wait_until(lambda: job.state.weights()[0] > 1)
@@ -167,7 +167,7 @@ def test_published_weights_are_immutable_copies_refreshed_while_training(tiny):
 
 
 def test_a_job_continued_from_weights_starts_where_the_first_left_off(tiny):
-    from mnist_core.model.inference import InferenceModel
+    from mnist_core.inspection.inference import InferenceModel
     from mnist_core.model.predict import accuracy
 
     first = _job(tiny, epochs=2, averaging=0.0)  # no weight average: it lags far behind on so few batches

@@ -1,8 +1,8 @@
-"""The Keras and TensorFlow internals the app relies on are still there (mnist_core.runtime.keras_workarounds)."""
+"""The Keras and TensorFlow internals the app relies on are still there (mnist_core.compat.keras_workarounds)."""
 
 import numpy as np
 
-from mnist_core.runtime import keras_workarounds
+from mnist_core.compat import keras_workarounds
 
 
 def test_every_keras_internal_a_workaround_needs_is_still_there():
@@ -13,7 +13,7 @@ def test_every_keras_internal_a_workaround_needs_is_still_there():
     installed = {"keras": keras.__version__, "tensorflow": tf.__version__}
     assert not missing, (
         f"Installed {installed} (the workarounds were written for {keras_workarounds.WRITTEN_FOR}) no longer has what "
-        f"these workarounds in mnist_core/runtime/keras_workarounds.py rely on: {', '.join(missing)}. Check each "
+        f"these workarounds in mnist_core/compat/keras_workarounds.py rely on: {', '.join(missing)}. Check each "
         "against the new version and adapt it, or remove it if the new version no longer needs it."
     )
 

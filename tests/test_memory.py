@@ -151,8 +151,8 @@ def test_loading_snapshots_keeps_no_memory_per_load() -> None:
 def test_kernel_cache_workaround_still_finds_its_keras_internal() -> None:
     import keras
 
+    from mnist_core.compat import keras_workarounds as kernel_cache
     from mnist_core.model.architecture import CONVNETJS, build_model
-    from mnist_core.runtime import keras_workarounds as kernel_cache
 
     where = "keras.src.backend.tensorflow.core.Variable._initialize"
     try:
@@ -160,7 +160,7 @@ def test_kernel_cache_workaround_still_finds_its_keras_internal() -> None:
     except ImportError:
         pytest.fail(
             f"Keras {keras.__version__} has no {where}: the kernel-cache hook in "
-            "mnist_core/runtime/keras_workarounds.py needs another"
+            "mnist_core/compat/keras_workarounds.py needs another"
         )
     assert callable(getattr(Variable, "_initialize", None)), f"Keras {keras.__version__} has no {where}"
     assert kernel_cache.keep_kernel_cache_bounded(), f"Keras {keras.__version__}: the hook on {where} does not work"
@@ -175,7 +175,7 @@ def test_kernel_cache_workaround_still_finds_its_keras_internal() -> None:
 
 
 def test_kernel_cache_workaround_leaves_keras_alone_where_it_does_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mnist_core.runtime import keras_workarounds as kernel_cache
+    from mnist_core.compat import keras_workarounds as kernel_cache
 
     class Variable:  # a Keras whose variables no longer come out with the fixed name
         def _initialize(self, value):

@@ -100,7 +100,7 @@ def test_the_weight_average_replaces_the_weights_at_the_end_of_each_fit(mnist, m
     recorder = _fit(engine, mnist.train.x[:500], mnist.train.y[:500])
     average = recorder.weights[0]  # the average starts at the first step's weights
     for t, raw in enumerate(recorder.weights[1:], start=1):
-        m = min(momentum, (1 + t) / (10 + t))  # and warms up (runtime.keras_workarounds.warm_average)
+        m = min(momentum, (1 + t) / (10 + t))  # and warms up (compat.keras_workarounds.warm_average)
         average = [m * a + (1 - m) * w for a, w in zip(average, raw)]
     final = [v.numpy() for v in engine.keras_model.trainable_variables]
     for got, want, last_raw in zip(final, average, recorder.weights[-1]):

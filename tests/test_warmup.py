@@ -5,7 +5,7 @@ import threading
 import keras
 import pytest
 
-from mnist_core.runtime import warmup
+from mnist_core.training import warmup
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -242,7 +242,7 @@ def _open(browser, url: str, name: str) -> tuple[Session, dict]:
 def _first_visit(browser, url: str, timeout: float) -> dict:
     """Open a page, as the server's first visitor would, and wait until the server logs its warm-up done.
 
-    The first page load starts TensorFlow's import and a short warm-up run (mnist_core.runtime.warmup): a server that
+    The first page load starts TensorFlow's import and a short warm-up run (mnist_core.training.warmup): a server that
     has had a visitor, as the class's server has by the time four students press Train at once.
     """
     opened = time.monotonic()

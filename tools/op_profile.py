@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from mnist_core.runtime.keras_workarounds import profile_planes
+from mnist_core.compat.keras_workarounds import profile_planes
 
 HOST_PLANE = "/host:CPU"
 EXECUTOR = "ExecutorState::Process"  # an inter-op thread running a step's ops, the ops nested in it

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from mnist_core.model.inference import InferenceModel
+    from mnist_core.inspection.inference import InferenceModel
     from mnist_core.training.job import TrainingJob
 
     settings = TrainSettings(epochs=args.epochs, seed=args.seed)

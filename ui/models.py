@@ -18,7 +18,7 @@ DRAWING = "snapshot_for_drawing"  # the LoadedSnapshot chosen with "Use for draw
 
 @dataclass(frozen=True)
 class Answerer:
-    model: object  # mnist_core.model.inference.InferenceModel
+    model: object  # mnist_core.inspection.inference.InferenceModel
     description: str
     own: bool  # not the bundled one: the session's job (it may still be training) or a snapshot it loaded
     training: bool

@@ -62,8 +62,8 @@ def use_settings(store: RunStore, run_id: int) -> str:
 
 def _loaded(stored: StoredRun):
     """The run as a LoadedSnapshot: what the Snapshots panel's Continue and Use for drawing take."""
+    from mnist_core.inspection.inference import InferenceModel
     from mnist_core.model.architecture import build_model
-    from mnist_core.model.inference import InferenceModel
     from mnist_core.snapshots import LoadedSnapshot
 
     summary = stored.summary

@@ -101,7 +101,7 @@ def stop_job() -> None:
 
 def inference_model(job):
     """The session's inference copy of `job`'s network, synced to its latest published weights."""
-    from mnist_core.model.inference import InferenceModel
+    from mnist_core.inspection.inference import InferenceModel
 
     held = st.session_state.get(INFERENCE)
     if held is None or held[0] is not job:
@@ -129,7 +129,7 @@ def model_file(job) -> Callable[[], bytes]:
     ref = weakref.ref(job)
 
     def data() -> bytes:
-        from mnist_core.model.inference import InferenceModel
+        from mnist_core.inspection.inference import InferenceModel
 
         held = _held(ref)
         model = InferenceModel.for_layers(held.layers, held.settings.seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.logger import get_logger
 
-from mnist_core.runtime.warmup import start_tensorflow_import
+from mnist_core.training.warmup import start_tensorflow_import
 
 READY_MESSAGE = "TensorFlow imported and warmed up in %.1f s"
 _log = get_logger(__name__)

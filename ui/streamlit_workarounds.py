@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from mnist_core.runtime.internals import missing_internals as internals_missing_from
+from mnist_core.compat.internals import missing_internals as internals_missing_from
 
 _log = logging.getLogger(__name__)
 

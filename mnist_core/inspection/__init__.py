@@ -1,4 +1,5 @@
 """Looking inside a network: activations, saliency, filters, and its answers on the test set with their pictures.
 
-NumPy and Pillow around a model's direct calls. May import `data` and `model`.
+NumPy and Pillow around a model's direct calls; `inference` answers predictions outside a training thread. May
+import `compat`, `data`, `model` and `settings`.
 """

@@ -1,5 +1,4 @@
 """The network: architectures as data and their layer table, the crop layer, optimizers, memory budgets, prediction.
 
-Keras lives here. Modules may import `mnist_core.data` (image sizes) and `mnist_core.settings`; never training,
-runtime or the pages.
+Keras lives here. Modules may import `compat`, `data` and `settings`; never runtime, inspection, training or above.
 """

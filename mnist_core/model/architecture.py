@@ -267,8 +267,8 @@ def build_model(layers: list[LayerSpec], seed: int = 0) -> keras.Model:
     """Keras model: uint8 (28, 28) in, 10 class probabilities out; weights seeded from `seed`."""
     import keras  # here, not at the top: pages import this module and should not wait for TensorFlow
 
+    from mnist_core.compat.keras_workarounds import keep_kernel_cache_bounded
     from mnist_core.model.crop import RandomCrop2D
-    from mnist_core.runtime.keras_workarounds import keep_kernel_cache_bounded
 
     validate_layers(layers)
     keep_kernel_cache_bounded()  # else each build keeps ~36 kB per variable in TensorFlow's kernel cache, for good

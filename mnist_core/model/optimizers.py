@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mnist_core.runtime.keras_workarounds import warm_average, without_replica_sum
+from mnist_core.compat.keras_workarounds import warm_average, without_replica_sum
 from mnist_core.settings import OptimizerSettings
 
 

@@ -1,5 +1,4 @@
-"""The server process: the job queue, CPU and TensorFlow thread sizing, memory handed back, warm-up, workarounds.
+"""The server process: the job queue, CPU and TensorFlow thread sizing, memory handed back, the server's speed.
 
-What every run shares in one process. `keras_workarounds` is the one home of code that relies on Keras's or
-TensorFlow's internals. May import `data`, `model` and `settings` (the warm-up trains a short run).
+What every run shares in one process. May import `compat` and `settings`; never `model` or anything above it.
 """

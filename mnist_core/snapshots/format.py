@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from mnist_core.inspection.inference import InferenceModel
 from mnist_core.model.architecture import (
     LayerSpec,
 )
-from mnist_core.model.inference import InferenceModel
 from mnist_core.settings import TrainSettings
 from mnist_core.training.run_state import EpochRecord, ProgressPoint, RunView
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from mnist_core.inspection.inference import InferenceModel
 from mnist_core.model.architecture import (
     MAX_PARAMETERS,
     PRESET_LABELS,
@@ -16,7 +17,6 @@ from mnist_core.model.architecture import (
     build_model,
     parameter_count,
 )
-from mnist_core.model.inference import InferenceModel
 from mnist_core.settings import TrainSettings
 from mnist_core.snapshots.format import (
     MANIFEST,

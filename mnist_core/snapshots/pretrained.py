@@ -8,8 +8,8 @@ from pathlib import Path
 
 import keras
 
-from mnist_core.model.inference import InferenceModel
-from mnist_core.runtime.keras_workarounds import keep_kernel_cache_bounded
+from mnist_core.compat.keras_workarounds import keep_kernel_cache_bounded
+from mnist_core.inspection.inference import InferenceModel
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 MODEL_PATH = ASSETS / "convnetjs.keras"

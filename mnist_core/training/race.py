@@ -7,39 +7,30 @@ Only the optimizer, its batch size, its weight decay and its weight averaging di
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import keras
 import numpy as np
 
+from mnist_core.compat.keras_workarounds import seed_states
 from mnist_core.data.mnist import Mnist
 from mnist_core.model.architecture import PRESETS, LayerSpec
 from mnist_core.model.predict import accuracy
-from mnist_core.runtime.keras_workarounds import seed_states
 from mnist_core.runtime.queue import JobQueue
 from mnist_core.training.contestants import Contestant, check_race
 from mnist_core.training.engine import Engine
 from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
-from mnist_core.training.race_results import TEST_SUBSET, ContestantResult, RacePoint, TrainedContestant, results_of
+from mnist_core.training.race_results import (
+    TEST_SUBSET,
+    ContestantResult,
+    RacePoint,
+    RaceView,
+    TrainedContestant,
+    results_of,
+)
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import RunState
 
 EVAL_EVERY = 5_000
 CONTESTANT_FINAL = ("finished", "stopped", "diverged")
-
-
-# --- the view of a race: its own state and every contestant's ---
-
-
-@dataclass(frozen=True)
-class RaceView:
-    status: str
-    message: str
-    budget_examples: int
-    elapsed_seconds: float
-    statuses: dict[str, str]
-    points: dict[str, tuple[RacePoint, ...]]
-    queue_position: int = 0  # n > 0: n-th in line for a training slot (status "queued"); 0: holding one
 
 
 class ContestantRun:

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from mnist_core.training.contestants import Contestant
 from mnist_core.training.engine import DIVERGED_LOSS
-
-if TYPE_CHECKING:
-    from mnist_core.training.race import RaceView
 
 TEST_SUBSET = 2_000  # test accuracy uses the first 2,000 test images (k crops each) to keep evaluation cheap
 TARGETS = (0.97, 0.98)
@@ -25,6 +21,19 @@ class RacePoint:
     validation_accuracy: float  # full validation set, centre crop
     test_accuracy: float  # first TEST_SUBSET test images, k crops
     status: str
+
+
+@dataclass(frozen=True)
+class RaceView:
+    """A race as its page sees it: its own state and every contestant's status and evaluation points."""
+
+    status: str
+    message: str
+    budget_examples: int
+    elapsed_seconds: float
+    statuses: dict[str, str]
+    points: dict[str, tuple[RacePoint, ...]]
+    queue_position: int = 0  # n > 0: n-th in line for a training slot (status "queued"); 0: holding one
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,20 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
+from typing import Protocol
 
 import keras
 import numpy as np
 
+from mnist_core.inspection.inspector import Inspector
 from mnist_core.model.architecture import LayerSpec, build_model
 from mnist_core.model.predict import CropPrediction, CropPredictor
-from mnist_core.training.run_state import RunState
+
+
+class PublishesWeights(Protocol):
+    """What a copy syncs from (a run's state): its latest published weights and their version."""
+
+    def weights(self) -> tuple[int, list[np.ndarray] | None]: ...
 
 
 class InferenceModel:
@@ -37,7 +44,7 @@ class InferenceModel:
         """The published-weights version this copy holds (-1: its own weights, e.g. the pretrained model)."""
         return self._version
 
-    def sync(self, state: RunState) -> int:
+    def sync(self, state: PublishesWeights) -> int:
         """Take the job's latest published weights if newer; return their version."""
         version, weights = state.weights()
         with self._lock:
@@ -52,8 +59,6 @@ class InferenceModel:
 
     def inspector(self):
         """Traced views of this network (filters, activations, saliency), built once; they take its lock."""
-        from mnist_core.inspection.inspector import Inspector
-
         with self._lock:
             if self._inspector is None:
                 self._inspector = Inspector(self._model, lock=self._lock)

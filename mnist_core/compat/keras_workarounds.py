@@ -14,7 +14,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from mnist_core.runtime.internals import missing_internals as internals_missing_from
+from mnist_core.compat.internals import missing_internals as internals_missing_from
 
 if TYPE_CHECKING:
     import keras
