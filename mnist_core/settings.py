@@ -7,6 +7,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 # No setting needs more characters than this ("0.000123456789012345678" is 23); longer text is refused unparsed.
@@ -22,9 +23,24 @@ class SettingsError(ValueError):
         super().__init__("; ".join(errors.values()))
 
 
+class Applies(StrEnum):
+    """When a changed setting reaches a running job: the one rule the sidebar, the job, the engine and the page read."""
+
+    NEXT_BATCH = "next batch"
+    NEXT_EPOCH = "next epoch"
+    NEW_RUN = "new run"
+
+    @property
+    def note(self) -> str:
+        """The sentence the sidebar's tooltip ends with."""
+        if self is Applies.NEW_RUN:
+            return "Changing it needs Reset."
+        return f"Changes apply to a running job from the {self.value}."
+
+
 @dataclass(frozen=True)
 class FieldSpec:
-    """One numeric setting: its range, and how the sidebar and a shared link show it."""
+    """One numeric setting: its range, when a change reaches a running job, and how the sidebar and a link show it."""
 
     label: str
     low: float
@@ -33,9 +49,15 @@ class FieldSpec:
     high_open: bool = False
     integer: bool = False
     url: str = ""  # its query-string parameter (ui.query_settings)
-    help: str = ""  # the sidebar's tooltip
+    about: str = ""  # what it does, for the sidebar's tooltip
+    applies: Applies = Applies.NEW_RUN
     short: str = ""  # the sidebar's label when shorter than `label`
     step: int = 1  # the sidebar's +/- step for whole numbers
+
+    @property
+    def help(self) -> str:
+        """The sidebar's tooltip: what the setting does, then when a change applies."""
+        return f"{self.about} {self.applies.note}".strip()
 
     def describe(self) -> str:
         left = "(" if self.low_open else "["
@@ -43,32 +65,30 @@ class FieldSpec:
         return f"{left}{self.low:g}, {self.high:g}{right}"
 
 
-_NEXT_BATCH = "Changes apply to a running job from the next batch."
+_BATCH, _EPOCH = Applies.NEXT_BATCH, Applies.NEXT_EPOCH
 FIELDS: dict[str, FieldSpec] = {
-    "learning_rate": FieldSpec("Learning rate", 0.0, 100.0, low_open=True, url="lr", help=f"Step size. {_NEXT_BATCH}"),
-    "momentum": FieldSpec("Momentum", 0.0, 1.0, high_open=True, url="momentum", help=_NEXT_BATCH),
+    "learning_rate": FieldSpec(
+        "Learning rate", 0.0, 100.0, low_open=True, url="lr", about="Step size.", applies=_BATCH
+    ),
+    "momentum": FieldSpec("Momentum", 0.0, 1.0, high_open=True, url="momentum", applies=_BATCH),
     "rho": FieldSpec("Rho", 0.0, 1.0, low_open=True, high_open=True, url="rho"),
     "epsilon": FieldSpec("Epsilon", 0.0, 1.0, low_open=True, url="eps"),
     "beta_1": FieldSpec("Beta 1", 0.0, 1.0, high_open=True, url="beta1"),
     "beta_2": FieldSpec("Beta 2", 0.0, 1.0, low_open=True, high_open=True, url="beta2"),
     "batch_size": FieldSpec(
-        "Batch size",
-        1,
-        4096,
-        integer=True,
-        url="batch",
-        step=16,
-        help="Examples per update. Changes apply to a running job from the next epoch.",
+        "Batch size", 1, 4096, integer=True, url="batch", step=16, about="Examples per update.", applies=_EPOCH
     ),
     "weight_decay": FieldSpec(
         "L2 weight decay",
         0.0,
         1.0,
         url="decay",
-        help="L2 penalty on conv and dense weights, ConvNetJS-style (added once per batch). "
-        "Changes apply from the next epoch.",
+        about="L2 penalty on conv and dense weights, ConvNetJS-style (added once per batch).",
+        applies=_EPOCH,
     ),
-    "epochs": FieldSpec("Epochs", 1, 200, integer=True, url="epochs", help="Passes over the 55,000 training images."),
+    "epochs": FieldSpec(
+        "Epochs", 1, 200, integer=True, url="epochs", about="Passes over the 55,000 training images.", applies=_EPOCH
+    ),
     "crops": FieldSpec(
         "Crops per prediction",
         1,
@@ -76,7 +96,8 @@ FIELDS: dict[str, FieldSpec] = {
         integer=True,
         url="k",
         short="Crops (k)",
-        help="Random 24x24 crops whose softmax is averaged per prediction.",
+        about="Random 24x24 crops whose softmax is averaged per prediction.",
+        applies=_EPOCH,
     ),
     "seed": FieldSpec(
         "Seed",
@@ -84,7 +105,7 @@ FIELDS: dict[str, FieldSpec] = {
         2**31 - 1,
         integer=True,
         url="seed",
-        help="Seeds the initial weights, data order and crops: the same seed gives the same run.",
+        about="Seeds the initial weights, data order and crops: the same seed gives the same run.",
     ),
     "averaging": FieldSpec(
         "Weight averaging (EMA)",
@@ -92,8 +113,8 @@ FIELDS: dict[str, FieldSpec] = {
         1.0,
         high_open=True,
         url="ema",
-        help="Momentum of a running average of the weights, written back after each epoch: it settles the "
-        "noise of a constant learning rate. 0 turns it off. Changing it needs Reset.",
+        about="Momentum of a running average of the weights, written back after each epoch: it settles the "
+        "noise of a constant learning rate. 0 turns it off.",
     ),
     "anneal": FieldSpec(
         "Anneal the learning rate (last part of the run)",
@@ -101,9 +122,9 @@ FIELDS: dict[str, FieldSpec] = {
         1.0,
         url="anneal",
         short="Anneal (last part)",
-        help="Over this last fraction of the run the learning rate falls smoothly to zero, so the weights settle "
-        "by themselves: you do not have to lower it by hand. 0 keeps it constant. Changes apply from the next "
-        "epoch.",
+        about="Over this last fraction of the run the learning rate falls smoothly to zero, so the weights settle "
+        "by themselves: you do not have to lower it by hand. 0 keeps it constant.",
+        applies=_EPOCH,
     ),
     "stop_at": FieldSpec(
         "Stop when test accuracy reaches (%)",
@@ -111,10 +132,13 @@ FIELDS: dict[str, FieldSpec] = {
         100.0,
         url="stop",
         short="Stop at test accuracy %",
-        help="End the run after the first epoch whose 4-crop test accuracy reaches this, so a run spends only "
+        about="End the run after the first epoch whose 4-crop test accuracy reaches this, so a run spends only "
         "what it needs. 0 trains every epoch.",
+        applies=_EPOCH,
     ),
 }
+# The settings that are not numbers: a new optimizer or network always needs a new run.
+CHOICES = {"optimizer": "optimizer", "preset": "network"}
 
 
 @dataclass(frozen=True)
@@ -139,9 +163,10 @@ OPTIMIZER_FIELDS = tuple(dict.fromkeys(name for kind in OPTIMIZERS.values() for 
 # The numeric settings of a run beside its optimizer's, in FIELDS order: each is a TrainSettings field.
 RUN_FIELDS = tuple(name for name in FIELDS if name not in OPTIMIZER_FIELDS)
 
-# Settings a running job takes on the fly (ConvNetJS's "change" fields); the rest need a reset.
-LIVE_PER_BATCH = ("learning_rate", "momentum")
-LIVE_PER_EPOCH = ("batch_size", "weight_decay", "anneal", "stop_at")
+
+def applying(when: Applies) -> tuple[str, ...]:
+    """The numeric settings whose changes reach a running job `when`, in FIELDS order."""
+    return tuple(name for name, spec in FIELDS.items() if spec.applies is when)
 
 
 @dataclass(frozen=True)
@@ -174,6 +199,56 @@ class TrainSettings:
 
     def with_(self, **changes: Any) -> TrainSettings:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """What differs between a run's settings and new ones, grouped by when each difference can reach the run."""
+
+    next_batch: dict[str, Any] = field(default_factory=dict)
+    next_epoch: dict[str, Any] = field(default_factory=dict)
+    new_run: tuple[str, ...] = ()  # names (`optimizer`, `preset` or a FIELDS name) that only a new run can use
+
+    @property
+    def live(self) -> dict[str, Any]:
+        """Every change a running job takes, by field name."""
+        return {**self.next_batch, **self.next_epoch}
+
+    def without(self, name: str) -> SettingsChange:
+        """This change less `name` (a live change the job must not take, e.g. a batch over the memory budget)."""
+        batch = {k: v for k, v in self.next_batch.items() if k != name}
+        epoch = {k: v for k, v in self.next_epoch.items() if k != name}
+        return SettingsChange(batch, epoch, self.new_run)
+
+
+def settings_change(old: TrainSettings, new: TrainSettings) -> SettingsChange:
+    """The differences from `old` to `new`, as FieldSpec.applies groups them (another optimizer: only its name)."""
+    new_run = [name for name in CHOICES if _value(old, name) != _value(new, name)]
+    groups: dict[Applies, dict[str, Any]] = {when: {} for when in Applies}
+    same_optimizer = old.optimizer.name == new.optimizer.name
+    for name, spec in FIELDS.items():
+        in_params = name in new.optimizer.params
+        if in_params and not same_optimizer:
+            continue
+        if in_params or not hasattr(new, name):
+            before, after = old.optimizer.params.get(name), new.optimizer.params.get(name)
+        else:
+            before, after = getattr(old, name), getattr(new, name)
+        if after is not None and before != after:
+            groups[spec.applies][name] = after
+    new_run += list(groups[Applies.NEW_RUN])
+    return SettingsChange(groups[Applies.NEXT_BATCH], groups[Applies.NEXT_EPOCH], tuple(new_run))
+
+
+def with_changes(settings: TrainSettings, changes: Mapping[str, Any]) -> TrainSettings:
+    """`settings` with these fields (an optimizer's or the run's own) set to new values."""
+    params = {k: changes.get(k, v) for k, v in settings.optimizer.params.items()}
+    run = {k: v for k, v in changes.items() if k not in settings.optimizer.params}
+    return replace(settings, optimizer=replace(settings.optimizer, params=params), **run)
+
+
+def _value(settings: TrainSettings, name: str) -> Any:
+    return settings.optimizer.name if name == "optimizer" else getattr(settings, name)
 
 
 def default_optimizer(name: str) -> OptimizerSettings:

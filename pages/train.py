@@ -7,7 +7,7 @@ import streamlit as st
 from mnist_core.charts.stream import stream_html
 from mnist_core.runtime.queue import get_queue
 from mnist_core.runtime.speed import server_speed
-from mnist_core.settings import FIELDS
+from mnist_core.settings import CHOICES, FIELDS, Applies
 from mnist_core.training.promise import measured_default_run, promise
 from mnist_core.training.run_state import RunView
 from ui.lessons import task_box
@@ -21,7 +21,7 @@ from ui.streamlit_workarounds import through_entrypoint
 through_entrypoint()
 
 STREAM_SHOWN = 30
-_NAMES = {**{k: v.label.lower() for k, v in FIELDS.items()}, "optimizer": "optimizer", "preset": "network"}
+_NAMES = {**{k: v.label.lower() for k, v in FIELDS.items()}, **CHOICES}
 
 st.title("MNIST Live")
 st.caption(
@@ -74,12 +74,11 @@ def _apply_changes(job) -> None:
     if job is None or settings is None or not job.alive:
         return
     report = job.change(settings)
-    if report.applied:
-        per_batch = [_NAMES[k] for k in report.applied if k in ("learning_rate", "momentum")]
-        later = [_NAMES[k] for k in report.applied if k not in ("learning_rate", "momentum")]
-        parts = ([f"{', '.join(per_batch)} from the next batch"] if per_batch else []) + (
-            [f"{', '.join(later)} from the next epoch"] if later else []
-        )
+    groups = {Applies.NEXT_BATCH: report.change.next_batch, Applies.NEXT_EPOCH: report.change.next_epoch}
+    parts = [
+        f"{', '.join(_NAMES[k] for k in sorted(names))} from the {when}" for when, names in groups.items() if names
+    ]
+    if parts:
         st.session_state[NOTE] = "Applied to the running job: " + "; ".join(parts) + "."
     if NOTE in st.session_state:
         st.info(st.session_state[NOTE], icon=":material/tune:")

@@ -49,6 +49,7 @@ def _engine(settings: TrainSettings, examples: int, anneal: float = 0.0) -> Engi
     return Engine(
         held,
         state,
+        params=settings.optimizer.params,
         batch_size=settings.batch_size,
         weight_decay=settings.weight_decay,
         examples_per_epoch=examples,

@@ -144,6 +144,7 @@ def run_engine(x, y, test_x, test_y, offsets, seed: int) -> dict:
     engine = Engine(
         held,
         state,
+        params=settings.optimizer.params,
         batch_size=settings.batch_size,
         weight_decay=settings.weight_decay,
         examples_per_epoch=len(y),

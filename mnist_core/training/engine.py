@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import keras
@@ -24,10 +25,10 @@ from mnist_core.data.mnist import Split
 from mnist_core.model.architecture import decayed_kernels
 from mnist_core.model.optimizers import set_live_params
 from mnist_core.model.predict import CropPredictor
-from mnist_core.settings import LIVE_PER_BATCH
+from mnist_core.settings import Applies, applying
 from mnist_core.training.model_pool import TrainingModel
 from mnist_core.training.run_state import ProgressPoint, RunState, RunView, StreamPrediction
-from mnist_core.training.schedule import Anneal
+from mnist_core.training.schedule import Anneal, LiveParams
 from mnist_core.training.stepping import StepProbe
 
 PUSH_SECONDS = 0.25  # live progress at most this often
@@ -80,6 +81,7 @@ class Engine(keras.callbacks.Callback):
         held: TrainingModel,
         state: RunState,
         *,
+        params: Mapping[str, float],
         control: RunState | None = None,
         batch_size: int,
         weight_decay: float,
@@ -93,7 +95,8 @@ class Engine(keras.callbacks.Callback):
         anneal: Anneal | None = None,
         planned_examples: int = 0,
     ):
-        """`stream`: test digits to predict live (None: no stream); `label`: the optimizer, for messages.
+        """`params`: the optimizer's settings as set; `stream`: test digits to predict live (None: no stream);
+        `label`: the optimizer, for messages.
 
         `live`: report progress and publish weights while fit runs (the Train page); otherwise once per fit call,
         at its end (a race's contestants, whose page draws only their evaluation points).
@@ -123,9 +126,9 @@ class Engine(keras.callbacks.Callback):
         self._last_push = self._last_stream = 0.0
         self._chunk = 0
         self._trace_seconds: float | None = None  # the tracing batch's time, if this engine ran it
-        self.anneal, self.planned_examples = anneal or Anneal(), planned_examples
-        self._base_rate: float | None = None  # the learning rate as set, before the anneal's factor
-        self._factor = 1.0
+        self.live = LiveParams(params, applying(Applies.NEXT_BATCH), anneal)
+        self.planned_examples = planned_examples
+        self._assigned: dict[str, float] = {}  # what the optimizer's variables hold, as last set from `live`
         self._steps = 0  # Steps taken (RunState.request_step)
         self._offset = 0  # where the current fit call started in the examples fit was given
 
@@ -184,10 +187,9 @@ class Engine(keras.callbacks.Callback):
             self._excluded += time.perf_counter() - waited
             self._step(self._offset + batch * self.batch_size)
         self._excluded += time.perf_counter() - waited
-        changes = self.control.take_changes(LIVE_PER_BATCH)  # after the wait: changes made while paused count
-        if changes:
-            set_live_params(self.keras_model.optimizer, changes)
-        self._anneal_rate("learning_rate" in changes)
+        # After the wait: changes made while paused count.
+        self.live.change(self.control.take_changes(applying(Applies.NEXT_BATCH)))
+        self._set_live_params()
         self._batch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -217,19 +219,19 @@ class Engine(keras.callbacks.Callback):
 
     # --- inside ---
     @property
-    def base_rate(self) -> float:
-        """The learning rate as set (live changes included), before the anneal's factor."""
-        if self._base_rate is None:
-            self._base_rate = float(self.keras_model.optimizer.learning_rate.numpy())
-        return self._base_rate
+    def learning_rate(self) -> float:
+        """The rate the last batch trained with (the anneal's factor included); before any, the next one's."""
+        if "learning_rate" in self._assigned:
+            return self._assigned["learning_rate"]
+        return self.live.for_batch(self.examples, self.planned_examples)["learning_rate"]
 
-    def _anneal_rate(self, rate_was_set: bool) -> None:
-        if rate_was_set:
-            self._base_rate, self._factor = None, 1.0  # the optimizer now holds the new rate, unannealed
-        factor = self.anneal.factor(self.examples, self.planned_examples)
-        if factor != self._factor:
-            self.keras_model.optimizer.learning_rate.assign(self.base_rate * factor)
-            self._factor = factor
+    def _set_live_params(self) -> None:
+        """Give the optimizer the values `live` computes for this batch, where they differ from what it holds."""
+        values = self.live.for_batch(self.examples, self.planned_examples)
+        changed = {name: value for name, value in values.items() if self._assigned.get(name) != value}
+        if changed:
+            set_live_params(self.keras_model.optimizer, changed)
+            self._assigned.update(changed)
 
     def _step(self, position: int) -> None:
         """Train the one batch at `position` (a Step), report what it changed, and end the current fit call.
@@ -297,7 +299,7 @@ class Engine(keras.callbacks.Callback):
             ms_step=self._step_ms,
             examples_per_second=self.examples / train_seconds if train_seconds > 0 else None,
             train_seconds=self.start.train_seconds + train_seconds,
-            learning_rate=self.base_rate * self._factor,
+            learning_rate=self.learning_rate,
         )
         if now - self._last_stream >= STREAM_SECONDS or not self.live:  # a non-live run publishes each fit's end
             self._last_stream = now
@@ -345,7 +347,7 @@ class Engine(keras.callbacks.Callback):
         _, weights = self.state.weights()
         if weights is not None:
             self.keras_model.set_weights(weights)
-        lr = self.base_rate
+        lr = self.live.learning_rate
         self.state.set_status(
             "diverged",
             f"Training diverged: the loss reached {loss:.4g} (guessing scores 2.3) after {self.examples:,} "

@@ -15,22 +15,29 @@ from mnist_core.model.budget import check_step_memory
 from mnist_core.model.predict import accuracy, cross_entropy
 from mnist_core.runtime.queue import JobQueue
 from mnist_core.runtime.speed import server_speed
-from mnist_core.settings import LIVE_PER_BATCH, LIVE_PER_EPOCH, TrainSettings
+from mnist_core.settings import Applies, SettingsChange, TrainSettings, applying, settings_change, with_changes
 from mnist_core.training.engine import Engine, StartPoint
 from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import EpochRecord, RunState, RunView
 from mnist_core.training.schedule import Anneal
 
-RESET_FIELDS = ("optimizer", "preset", "seed", "averaging")  # a running job cannot take these
 
-
-@dataclass
+@dataclass(frozen=True)
 class ChangeReport:
-    """What a settings change does to a running job."""
+    """What a settings change did to a running job."""
 
-    applied: list[str] = field(default_factory=list)  # fields the job takes on the fly
-    needs_reset: list[str] = field(default_factory=list)  # fields that only a new job can use
+    change: SettingsChange = field(default_factory=SettingsChange)
+
+    @property
+    def applied(self) -> list[str]:
+        """The fields the job took on the fly."""
+        return sorted(self.change.live)
+
+    @property
+    def needs_reset(self) -> list[str]:
+        """The fields only a new job can use."""
+        return list(self.change.new_run)
 
 
 class TrainingJob(BackgroundRun):
@@ -96,32 +103,14 @@ class TrainingJob(BackgroundRun):
         return self._final_model
 
     def change(self, new: TrainSettings) -> ChangeReport:
-        """Queue the live-changeable differences from the current settings; report the rest."""
-        report = ChangeReport()
-        old = self.settings
-        report.needs_reset = [n for n in RESET_FIELDS if _field(new, n) != _field(old, n)]
-        live = {}
-        for key, value in new.optimizer.params.items():
-            if new.optimizer.name != old.optimizer.name or value == old.optimizer.params.get(key):
-                continue
-            if key in LIVE_PER_BATCH:
-                live[key] = value
-            else:
-                report.needs_reset.append(key)
-        for key in (*LIVE_PER_EPOCH, "epochs", "crops"):
-            if getattr(new, key) != getattr(old, key):
-                live[key] = getattr(new, key)
-        if "batch_size" in live and check_step_memory(self.layers, live["batch_size"]):
-            del live["batch_size"]  # over the memory budget: the sidebar says so and keeps it from the job
-        if live:
-            self.state.queue_changes(live)
-            report.applied = sorted(live)
-            params = {**old.optimizer.params, **{k: v for k, v in live.items() if k in LIVE_PER_BATCH}}
-            self.settings = old.with_(
-                optimizer=type(old.optimizer)(old.optimizer.name, params),
-                **{k: v for k, v in live.items() if k not in LIVE_PER_BATCH},
-            )
-        return report
+        """Hand the job the changes it can take now (settings.Applies says which); report them and the rest."""
+        change = settings_change(self.settings, new)
+        if "batch_size" in change.next_epoch and check_step_memory(self.layers, change.next_epoch["batch_size"]):
+            change = change.without("batch_size")  # over the memory budget: the sidebar says so and keeps it
+        if change.live:
+            self.state.queue_changes(change.live)
+            self.settings = with_changes(self.settings, change.live)
+        return ChangeReport(change)
 
     # --- the training thread ---
     def _run(self) -> None:
@@ -151,6 +140,7 @@ class TrainingJob(BackgroundRun):
         return Engine(
             held,
             self.state,
+            params=settings.optimizer.params,
             batch_size=settings.batch_size,
             weight_decay=settings.weight_decay,
             examples_per_epoch=len(self.data.train),
@@ -205,11 +195,11 @@ class TrainingJob(BackgroundRun):
         return bool(target) and record is not None and record.test_accuracy_crops * 100 >= target
 
     def _apply_epoch_changes(self, engine: Engine) -> None:
-        changes = self.state.take_changes((*LIVE_PER_EPOCH, "epochs", "crops"))
+        changes = self.state.take_changes(applying(Applies.NEXT_EPOCH))
         engine.set_decay(changes.get("weight_decay", engine.weight_decay), changes.get("batch_size", engine.batch_size))
         self.epochs = changes.get("epochs", self.epochs)
         engine.crops = changes.get("crops", engine.crops)
-        engine.anneal = Anneal(changes.get("anneal", engine.anneal.fraction))
+        engine.live.anneal = Anneal(changes.get("anneal", engine.live.anneal.fraction))
         engine.planned_examples = self.epochs * len(self.data.train)
         self.state.update(**self.start_point.totals(self.epochs, len(self.data.train)))
 
@@ -238,7 +228,3 @@ class TrainingJob(BackgroundRun):
         self.state.add_epoch(record)
         self.state.update(epoch=start.epoch + engine.epoch + 1)
         return record
-
-
-def _field(settings: TrainSettings, name: str):
-    return settings.optimizer.name if name == "optimizer" else getattr(settings, name)

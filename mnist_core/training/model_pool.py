@@ -20,7 +20,7 @@ import numpy as np
 
 from mnist_core.model.architecture import LayerSpec, build_model, decayed_kernels
 from mnist_core.model.optimizers import build_optimizer, set_live_params
-from mnist_core.settings import LIVE_PER_BATCH, TrainSettings
+from mnist_core.settings import Applies, TrainSettings, applying
 
 # Batches per call into the traced train step: Keras's per-call Python work is then paid once per group
 # (tools.bench_convnetjs measures the engine with it); pause, live changes and progress act per group.
@@ -51,7 +51,7 @@ class TrainingModel:
 def pool_key(layers: list[LayerSpec], settings: TrainSettings) -> str:
     """What a traced train step depends on: the layers, the optimizer's fixed settings and the averaging."""
     params, name = settings.optimizer.params, settings.optimizer.name
-    fixed = {k: v for k, v in params.items() if k not in LIVE_PER_BATCH}
+    fixed = {k: v for k, v in params.items() if k not in applying(Applies.NEXT_BATCH)}
     # Plain SGD keeps momentum slots only when built with a momentum (mnist_core.model.optimizers.LiveMomentumSGD).
     slots = name != "sgd" or params.get("momentum", 0.0) != 0
     return json.dumps([layers, name, fixed, slots, settings.averaging], sort_keys=True, default=str)

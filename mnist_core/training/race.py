@@ -164,6 +164,7 @@ class Race(BackgroundRun):
                 held,
                 run.state,
                 control=self.state,
+                params=run.contestant.optimizer.params,
                 batch_size=run.contestant.batch_size,
                 weight_decay=run.contestant.weight_decay,
                 examples_per_epoch=len(self.data.train),
