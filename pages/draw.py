@@ -40,7 +40,9 @@ data = dataset()
 
 def _drawn() -> np.ndarray | None:
     width = st.slider("Stroke width", 6, 40, 18, key="draw_stroke")
-    image = drawing_pad(width, CANVAS, key="draw_pad")
+    image, problem = drawing_pad(width, CANVAS, key="draw_pad")
+    if problem is not None:
+        st.error(problem, icon=":material/broken_image:")
     st.caption("The answer updates the moment a stroke ends; **Undo** and **Clear** are under the pad.")
     return image
 
@@ -80,8 +82,8 @@ def _decoded(upload) -> tuple[str, np.ndarray | None, list[str], str | None]:
 def _prepared(image: np.ndarray) -> Stages | BlankImageError | TooLittleInkError:
     """preprocess(image), or the BlankImageError / TooLittleInkError it raised: computed once per image object.
 
-    The upload's array is the same object on every rerun (and every 3 s while a job trains), so it is
-    preprocessed once; a drawing is a new array after each stroke.
+    The upload's and the drawing's arrays are the same objects on every rerun (and every 3 s while a job trains), so
+    each is preprocessed once; a drawing is a new array after each stroke.
     """
     held = st.session_state.get(PREPARED)
     if held is None or held[0] is not image:

@@ -27,6 +27,7 @@ import time
 import traceback
 import warnings
 import zlib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,7 @@ def jpeg_segments(data: bytes) -> list[bytes]:
 _BYTE_VALUES = st.sampled_from([0, 1, 0x7F, 0x80, 0xFE, 0xFF]) | st.integers(0, 255)
 _BIG = st.sampled_from([0, 1, 255, 256, 4096, 5000, 65535, 2**16, 2**24, 2**31 - 1, 2**32 - 1])
 # Structure-aware mutations (PNG chunks, JPEG segments) three times as often: they get past the first checks.
-_KINDS = ["flip", "cut", "insert", "repeat", "number", "structure", "structure", "structure"]
+MUTATIONS = ["flip", "cut", "insert", "repeat", "number", "structure", "structure", "structure"]
 _CHUNK_KINDS = [b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND", b"eXIf", b"acTL", b"fcTL", b"fdAT", b"iCCP"]
 _CHUNK_KINDS += [b"zTXt", b"iTXt", b"tEXt", b"gAMA", b"sRGB", b"pHYs", b"zzZz", b"bKGD", b"sBIT", b"cHRM"]
 
@@ -163,13 +164,14 @@ def mutated_image(draw: st.DrawFn) -> tuple[str, bytes]:
     name = draw(st.sampled_from(sorted(seeds())))
     data, done = seeds()[name], [name]
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(_KINDS))
-        data = _mutate(draw, kind, data)
+        kind = draw(st.sampled_from(MUTATIONS))
+        data = mutate(draw, kind, data)
         done.append(kind)
     return " ".join(done), data
 
 
-def _mutate(draw: st.DrawFn, kind: str, data: bytes) -> bytes:
+def mutate(draw: st.DrawFn, kind: str, data: bytes) -> bytes:
+    """data with one mutation of a kind in MUTATIONS."""
     if not data:
         return data
     at = draw(st.integers(0, max(0, len(data) - 1)))
@@ -316,8 +318,8 @@ def decode_and_preprocess(data: bytes) -> str:
     return "read"
 
 
-def outcome(data: bytes) -> tuple[str, dict[str, Any] | None]:
-    """(what the page would show, None) if within the bounds, else (.., what went wrong).
+def outcome(data: Any, through: Callable[[Any], str] = decode_and_preprocess) -> tuple[str, dict[str, Any] | None]:
+    """(what the page would show, None) if `through(data)` stays within the bounds, else (.., what went wrong).
 
     Each input's peak memory (MB above where it started) is appended to PEAKS.
     """
@@ -325,7 +327,7 @@ def outcome(data: bytes) -> tuple[str, dict[str, Any] | None]:
     start_mb = memory_mb()[1]
     cpu = time.process_time()
     try:
-        said = decode_and_preprocess(data)
+        said = through(data)
     except Exception as exc:  # noqa: BLE001 - any other exception is the finding
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         return "failed", {
@@ -446,6 +448,13 @@ def gif_with_comment(blocks: int, size: int) -> bytes:
     return data[:head] + b"\x21\xfe" + (bytes([size]) + b"x" * size) * blocks + b"\x00" + data[head:]
 
 
+def tiff_tags_at_one_block(tags: int, size: int) -> bytes:
+    """A TIFF whose first directory has `tags` entries, each `size` bytes stored at the same place after it."""
+    block_at = 8 + 2 + 12 * tags + 4
+    entries = b"".join(struct.pack("<HHII", 0x1000 + i, 1, size, block_at) for i in range(tags))
+    return b"II*\x00" + struct.pack("<IH", 8, tags) + entries + bytes(4) + bytes(size)
+
+
 def rle_bmp_of_line_ends(side: int) -> bytes:
     """An RLE8 BMP of side x side pixels: per row one pixel, then "end of line" (Pillow pads it pixel by pixel)."""
     return rle8_bmp(side, side, [b"\x01\x07\x00\x00"] * side)
@@ -467,6 +476,7 @@ HOSTILE = {
     "GIF with a 10 MB comment": lambda: gif_with_comment(39_000, 255),
     "GIF with 400,000 one-byte comment blocks": lambda: gif_with_comment(400_000, 1),
     "RLE BMP of 4900x4900 line ends (20 kB)": lambda: rle_bmp_of_line_ends(4900),
+    "TIFF whose 4,000 tags all point at one 250 kB block": lambda: tiff_tags_at_one_block(4000, 250_000),
     "25-megapixel palette PNG (the largest accepted)": lambda: encode(seven((5000, 5000), "P"), "PNG"),
     "5000x5000 progressive JPEG of 100 scans (the most accepted)": lambda: eob_run_jpeg(5000, 5000, 100),
 }
@@ -497,17 +507,22 @@ print(json.dumps({"kB": round(len(data) / 1e3, 1), "cpu_seconds": round(time.pro
 """
 
 
-def costs(repo: Path, timeout: float) -> dict[str, Any]:
-    """CPU and peak memory of decoding + preprocessing each hostile file in a fresh process, with `repo`'s code."""
+def costs(
+    repo: Path, timeout: float, hostile: dict[str, Callable[[], bytes]] = HOSTILE, probe: str = _COST_PROBE
+) -> dict[str, Any]:
+    """CPU and peak memory of decoding + preprocessing each hostile file in a fresh process, with `repo`'s code.
+
+    `probe` is a script that reads the file named by its argument and prints one JSON line.
+    """
     found: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
-        for case, build in HOSTILE.items():
+        for case, build in hostile.items():
             path = Path(folder) / "upload"
             path.write_bytes(build())
             env = {**os.environ, "PYTHONPATH": str(repo)}
             try:
                 done = subprocess.run(
-                    [sys.executable, "-c", _COST_PROBE, str(path)],
+                    [sys.executable, "-c", probe, str(path)],
                     capture_output=True,
                     text=True,
                     check=False,

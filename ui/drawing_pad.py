@@ -7,14 +7,16 @@ Mouse, pen and touch all arrive as pointer events; Undo and Clear are the pad's 
 
 from __future__ import annotations
 
-import base64
-import io
+import hashlib
+import logging
+from collections.abc import MutableMapping
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from PIL import Image
+
+from mnist_core.data.drawing_value import DrawingError, decode_pad_value
 
 NAME = "mnist_live.drawing_pad"
 _JS = Path(__file__).with_suffix(".js")
@@ -26,7 +28,10 @@ _CSS = """
   cursor:pointer}
 .pad button:hover{border-color:#4c78a8;color:#4c78a8}
 """
-MAX_PNG_CHARS = 2_000_000  # a 280x280 drawing's PNG is a few kB; anything far larger did not come from the pad
+UNEXPECTED = (
+    "The drawing could not be read (an unexpected error; details are in the server log). Clear the pad and draw again."
+)
+_LOG = logging.getLogger(__name__)
 
 
 @cache
@@ -37,8 +42,8 @@ def _component():
     )
 
 
-def drawing_pad(stroke_width: int, size: int, key: str) -> np.ndarray | None:
-    """The drawing as an RGBA uint8 array (size, size, 4), or None while the pad is empty."""
+def drawing_pad(stroke_width: int, size: int, key: str) -> tuple[np.ndarray | None, str | None]:
+    """(the drawing as an RGBA uint8 array or None while the pad is empty, why the pad's value is not a drawing)."""
     result = _component()(
         key=key,
         data={"width": stroke_width, "size": size},
@@ -47,20 +52,31 @@ def drawing_pad(stroke_width: int, size: int, key: str) -> np.ndarray | None:
         width="content",
         height="content",
     )
-    return decode_drawing(result.get("drawing"))
+    return decoded_once(result.get("drawing"), size, st.session_state, f"{key}_decoded")
 
 
-def decode_drawing(drawing: object) -> np.ndarray | None:
-    """The pad's message ({"png": data URL or None, "strokes": n}) as an RGBA array; None if empty or malformed."""
-    if not isinstance(drawing, dict):
-        return None
-    url = drawing.get("png")
-    if not isinstance(url, str) or not url.startswith("data:image/png;base64,") or len(url) > MAX_PNG_CHARS:
-        return None
+def decoded_once(value: object, size: int, store: MutableMapping, slot: str) -> tuple[np.ndarray | None, str | None]:
+    """decode_pad_value as (image, problem), kept in store[slot] while the pad keeps sending the same data URL.
+
+    The page reruns on every widget change (and every 3 s while a job trains); the same array coming back also
+    lets the page preprocess it once.
+    """
+    url = value.get("png") if isinstance(value, dict) else None
+    if not isinstance(url, str):  # nothing costly to decode: no data URL
+        return _decoded(value, size)
+    digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+    held = store.get(slot)
+    if held is None or held[0] != (digest, size):
+        held = ((digest, size), *_decoded(value, size))
+        store[slot] = held
+    return held[1], held[2]
+
+
+def _decoded(value: object, size: int) -> tuple[np.ndarray | None, str | None]:
     try:
-        with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1], validate=True))) as image:
-            if image.format != "PNG" or max(image.size) > 4096:
-                return None
-            return np.asarray(image.convert("RGBA"))
-    except (OSError, ValueError):
-        return None
+        return decode_pad_value(value, size), None
+    except DrawingError as exc:
+        return None, str(exc)
+    except Exception:  # noqa: BLE001 - a pad value must never produce a traceback in the page; logged for us
+        _LOG.exception("decoding the drawing pad's value failed")
+        return None, UNEXPECTED

@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from mnist_core.data.image_structure import exif_tiff, ifd_entries, structure_problem
 
-ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # Pillow's names; an upload in any other is refused
 # For st.file_uploader(type=...): the browser's file picker filters on these.
 ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "gif", "bmp", "webp")
-_ACCEPTED_TEXT = "PNG, JPEG, GIF, BMP or WebP"
+_SPELLING = {"WEBP": "WebP"}
 
 ANIMATED_NOTE = "Animated image: using its first frame."
 MAX_SIDE = 1024  # longer side of the decoded image; larger ones are reduced by a whole factor
@@ -38,21 +38,28 @@ def decode_image(data: bytes, *, max_bytes: int = 10_000_000, max_pixels: int = 
 
 
 def decode_image_with_notes(
-    data: bytes, *, max_bytes: int = 10_000_000, max_pixels: int = 25_000_000
+    data: bytes,
+    *,
+    max_bytes: int = 10_000_000,
+    max_pixels: int = 25_000_000,
+    formats: tuple[str, ...] = ACCEPTED_FORMATS,
 ) -> tuple[np.ndarray, list[str]]:
     """Like decode_image, plus notes for the user about what was done (e.g. first frame of an animation).
 
-    Images longer than MAX_SIDE on a side come back reduced by a whole factor (large JPEGs are decoded at a reduced
-    scale in the first place): a 28x28 digit needs no more, and a phone photo would otherwise cost hundreds of MB.
+    Only files in `formats` (Pillow's names, a subset of ACCEPTED_FORMATS) are parsed at all; anything else is
+    refused from its first bytes. Images longer than MAX_SIDE on a side come back reduced by a whole factor (large
+    JPEGs are decoded at a reduced scale in the first place): a 28x28 digit needs no more, and a phone photo would
+    otherwise cost hundreds of MB.
     """
     if not data:
         raise ImageError("The file is empty.")
     if len(data) > max_bytes:
         raise ImageError(f"The file is too large ({len(data) / 1e6:.1f} MB): upload one under {max_bytes / 1e6:g} MB.")
+    _check_format(data, formats)
     problem = structure_problem(data)
     if problem:
         raise ImageError(problem)
-    with _open(data, max_pixels) as img:
+    with _open(data, max_pixels, formats) as img:
         try:
             upright, notes = _decoded(img, max_pixels)
         except ImageError:
@@ -127,36 +134,57 @@ def exif_orientation(exif: object) -> int:
     return value if value in _TRANSPOSE else 1
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
-    """Open (header only) an image in an accepted format."""
+def _open(data: bytes, max_pixels: int, formats: tuple[str, ...]) -> Image.Image:
+    """Open (header only) an image in one of `formats`."""
     try:
-        return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+        return Image.open(io.BytesIO(data), formats=formats)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own limits, far above ours; the warning is only raised if warnings are errors.
         raise _too_many_pixels(max_pixels) from exc
-    except UnidentifiedImageError:
-        pass
     except MemoryError as exc:
         raise ImageError("The image needs more memory to open than this app allows.") from exc
-    except Exception as exc:  # as when decoding: any parser error means a damaged header
-        raise ImageError(_not_an_image_message()) from exc
-    other = _identify(data)
+    except Exception as exc:  # as when decoding: any parser error (or none that knows it) means a damaged header
+        raise ImageError(_not_an_image_message(formats)) from exc
+
+
+def _check_format(data: bytes, formats: tuple[str, ...]) -> None:
+    """Refuse a file whose first bytes no format in `formats` accepts, naming the format it is if Pillow knows it.
+
+    Only the signature checks run (Pillow's `_accept` functions on the same 16 bytes Image.open gives them): the other
+    formats' readers are never run, as they have none of the structure limits the accepted ones get here.
+    """
+    Image.init()
+    prefix = data[:16]
+    if any(_signature_matches(name, prefix) for name in formats):
+        return
+    other = next((name for name in Image.ID if name not in formats and _signature_matches(name, prefix)), None)
     if other is None:
-        raise ImageError(_not_an_image_message())
-    raise ImageError(f"{other} images are not accepted: upload a {_ACCEPTED_TEXT} file.")
+        raise ImageError(_not_an_image_message(formats))
+    raise ImageError(f"{other} images are not accepted: upload a {_format_list(formats)} file.")
 
 
-def _identify(data: bytes) -> str | None:
-    """The format name of an image Pillow knows but we don't accept, or None."""
+def _signature_matches(name: str, prefix: bytes) -> bool:
+    accept = Image.OPEN.get(name, (None, None))[1]
+    if accept is None:  # formats without a signature check are never guessed
+        return False
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return img.format
-    except Exception:  # any failure just means "not an image we can name"
-        return None
+        found = accept(prefix)
+    except Exception:  # a signature check that trips over 16 odd bytes has not recognised them
+        return False
+    return bool(found) and not isinstance(found, str)  # a string is Pillow's "not this format, and why"
 
 
-def _not_an_image_message() -> str:
-    return f"This file is not a readable image: it is damaged or not an image at all. Upload a {_ACCEPTED_TEXT} file."
+def _format_list(formats: tuple[str, ...]) -> str:
+    """("PNG", "JPEG", "WEBP") -> "PNG, JPEG or WebP"."""
+    names = [_SPELLING.get(name, name) for name in formats]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _not_an_image_message(formats: tuple[str, ...]) -> str:
+    return (
+        "This file is not a readable image: it is damaged or not an image at all. "
+        f"Upload a {_format_list(formats)} file."
+    )
 
 
 def _too_many_pixels(max_pixels: int, size: str = "") -> ImageError:
