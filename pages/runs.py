@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.run_store import store_notes
 from ui.runs_views import runs_page
 from ui.streamlit_workarounds import through_entrypoint
 
 through_entrypoint()
 
 st.title("Runs")
+store_notes()
 runs_page()

@@ -213,3 +213,47 @@ def test_a_race_on_the_compare_page_puts_each_contestant_in_the_history(store):
     assert all(s.kind == "race" and s.status == "finished" and s.examples_seen >= 1_000 for s in saved.values())
     at.switch_page("pages/runs.py").run()
     assert sorted(at.dataframe[0].value["name"]) == ["Adam", "Adam <fast>"]
+
+
+def _plain(markdown: str) -> str:
+    return markdown.replace("\\", "")  # the page escapes Markdown punctuation in messages
+
+
+@pytest.mark.parametrize("raw", ["postgresql://u:secretpw@h:notaport/db", "://", "mysql://u@h/db"])
+def test_a_store_url_that_cannot_be_used_is_named_and_training_goes_on(monkeypatch, raw):
+    monkeypatch.setenv(ENV_VAR, raw)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["runs_owner"] = ME
+    at.run()
+    _button(at, "Train").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["job"]
+    job.stop()
+    assert job.join(timeout=120)
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    [warning] = [_plain(w.value) for w in at.warning if "Runs are not being saved now" in w.value]
+    assert f"{ENV_VAR} is not a database URL this app can use" in warning or f"{ENV_VAR} names the driver" in warning
+    assert "secretpw" not in warning
+    for page in ("pages/draw.py", "pages/compare.py", "pages/teachers.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+
+
+@pytest.mark.parametrize("var", ["MNIST_LIVE_RUNS_PER_BROWSER", "MNIST_LIVE_RUNS_TOTAL", "MNIST_LIVE_RUN_WEIGHTS_MB"])
+def test_a_store_limit_that_is_not_usable_is_named_on_the_runs_page(store, monkeypatch, var):
+    monkeypatch.setenv(var, "1e999")
+    at = _runs_page()
+    [note] = [_plain(w.value) for w in at.warning if var in _plain(w.value)]
+    assert "'1e999' is not a whole number of" in note and "using the default" in note
+    assert not any("not being saved" in w.value for w in at.warning)
+
+
+def test_a_secrets_table_that_cannot_be_used_is_named_on_the_runs_page(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.secrets["connections"] = {"runs": {"url": ["not", "text"], "port": "five"}}
+    at.session_state["runs_owner"] = ME
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    assert any("[connections.runs] in Streamlit's secrets" in _plain(w.value) for w in at.warning), at.warning

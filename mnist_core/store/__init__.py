@@ -7,7 +7,7 @@ bounds the names people type; `store` is RunStore, the API the pages use, which 
 reach training. Never imports streamlit; imports Keras only to check weights against their layers.
 """
 
-from mnist_core.store.config import ENV_VAR, Limits, default_path, store_url
+from mnist_core.store.config import ENV_VAR, Limits, StoreConfig, default_path, store_config, store_url
 from mnist_core.store.record import RunRecord, race_records, train_record
 from mnist_core.store.store import RunStore, RunSummary, StoredRun, StoreError
 
@@ -17,10 +17,12 @@ __all__ = [
     "RunRecord",
     "RunStore",
     "RunSummary",
+    "StoreConfig",
     "StoreError",
     "StoredRun",
     "default_path",
     "race_records",
+    "store_config",
     "store_url",
     "train_record",
 ]

@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
 
 from mnist_core.model.architecture import PRESETS, ArchitectureError, LayerSpec, validate_layers
 from mnist_core.settings import RUN_FIELDS, SettingsError, TrainSettings, validate_settings
@@ -125,15 +126,29 @@ class StoredRun:
 class RunStore:
     """The run history at `url` (opened, and created or migrated by Alembic, on first use)."""
 
-    def __init__(self, url: URL, limits: Limits | None = None, retry_seconds: float = RETRY_SECONDS):
+    def __init__(
+        self,
+        url: URL | None,
+        limits: Limits | None = None,
+        retry_seconds: float = RETRY_SECONDS,
+        *,
+        unusable: str | None = None,
+        notes: tuple[str, ...] = (),
+    ):
+        """`url` None with `unusable` saying why: the settings name no store (runs are then only held in memory).
+
+        `notes` are the settings that were not usable and fell back to their defaults, for the page.
+        """
         self.url = url
         self.limits = limits or Limits()
         self.retry_seconds = retry_seconds
-        self.location = shown_url(url)
+        self.location = shown_url(url) if url is not None else "nowhere"
+        self.notes = tuple(notes)
+        self._unusable = unusable or (None if url is not None else "No run store is configured.")
         self._lock = threading.Lock()  # the engine and the problem
         self._write = threading.Lock()  # one writer at a time
         self._engine: Engine | None = None
-        self._problem: str | None = None
+        self._problem: str | None = self._unusable
         self._failed_at: float | None = None
         self._pending: deque[dict[str, Any]] = deque()
         self._dropped = 0
@@ -147,7 +162,8 @@ class RunStore:
                 return None
             waiting = len(self._pending)
             held = f" {waiting} ended run{'s' if waiting != 1 else ''} wait{'s' if waiting == 1 else ''} in memory"
-            held = held + " and will be saved as soon as it can." if waiting else ""
+            later = " until the server restarts." if self._unusable else " and will be saved as soon as it can."
+            held = held + later if waiting else ""
             lost = f" {self._dropped} could not be kept." if self._dropped else ""
             return self._problem + held + lost
 
@@ -167,11 +183,13 @@ class RunStore:
         with self._lock:
             if self._engine is not None:
                 return self._engine
+            if self._unusable:
+                raise StoreError(self._unusable)
             if self._failed_at is not None and time.monotonic() - self._failed_at < self.retry_seconds:
                 raise StoreError(self._problem or "the run store is not available")
             try:
                 self._engine = self._open()
-            except (SchemaError, SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - a driver meeting a URL it cannot use may raise anything
                 self._failed(exc)
                 raise StoreError(self._problem) from None
             if not self._pending:  # opened again: nothing failed since (what waits is tried by the caller)
@@ -179,7 +197,10 @@ class RunStore:
             return self._engine
 
     def _open(self) -> Engine:
-        if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
+        if self.url.get_backend_name() == "sqlite" and self.url.database in (None, "", ":memory:"):
+            # One connection for every thread: each connection to ":memory:" would be a database of its own.
+            engine = create_engine(self.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        elif self.url.get_backend_name() == "sqlite":
             path = Path(self.url.database)
             check_sqlite_file(path)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -402,4 +423,7 @@ def _describe(exc: BaseException, where: str) -> str:
         return str(exc)
     detail = getattr(exc, "orig", None) or exc
     first = (str(detail).strip().splitlines() or [type(detail).__name__])[0][:300]
+    first = first.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate would break the page
+    if isinstance(exc, (ImportError, NoSuchModuleError)):
+        return f"The run store at {where} needs a driver that is not installed here: {first}."
     return f"The run store at {where} cannot be used: {first}."
