@@ -273,3 +273,25 @@ def test_where_the_store_is_configured():
     assert store_url({}, secrets).render_as_string() == "postgresql+psycopg://db:5433/runs"
     assert store_url({}, {"url": "sqlite:////tmp/x.sqlite"}).database == "/tmp/x.sqlite"
     assert Limits.from_env({"MNIST_LIVE_RUNS_PER_BROWSER": "7", "MNIST_LIVE_RUNS_TOTAL": "nonsense"}) == Limits(7)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (f"INSERT INTO {VERSION_TABLE} (version_num) VALUES ('9999')", "revision '9999'.*newer version"),
+        (f"INSERT INTO {VERSION_TABLE} (version_num) VALUES ('0001')", "records 2 schema revisions"),
+        (f"DELETE FROM {VERSION_TABLE}", "records no schema revision"),
+    ],
+    ids=["newer beside known", "two known", "none"],
+)
+def test_a_version_table_edited_by_hand_is_a_message_not_alembics_error(url, edit, message):
+    RunStore(url).count()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(edit))
+    engine.dispose()
+    store = RunStore(url, retry_seconds=0)
+    with pytest.raises(StoreError, match=message):
+        store.runs("x")
+    assert "left as it is" in store.check()
+    store.dispose()

@@ -257,3 +257,27 @@ def test_a_secrets_table_that_cannot_be_used_is_named_on_the_runs_page(monkeypat
     at.switch_page("pages/runs.py").run()
     assert not at.exception, at.exception
     assert any("[connections.runs] in Streamlit's secrets" in _plain(w.value) for w in at.warning), at.warning
+
+
+def test_rows_edited_into_nonsense_are_counted_on_both_tabs_and_the_rest_shown(store, record):
+    import sqlite3
+
+    from mnist_core.store.schema import RUNS_TABLE
+
+    run_id = store.save(record)
+    store.share(run_id, ME, "Ada")
+    store.dispose()
+    with sqlite3.connect(store.url.database) as connection:
+        columns = ", ".join(c for c in runs.columns.keys() if c != "id")  # noqa: SIM118 - a column collection
+        copy = f"INSERT INTO {RUNS_TABLE} ({columns}) SELECT {columns} FROM {RUNS_TABLE} WHERE id = {run_id}"
+        connection.execute(copy)
+        connection.execute(copy)
+        connection.execute(f"UPDATE {RUNS_TABLE} SET created_at = 'yesterday' WHERE id = {run_id + 1}")
+        connection.execute(f"UPDATE {RUNS_TABLE} SET test_accuracy = 'high', shared = 0 WHERE id = {run_id + 2}")
+    connection.close()
+    at = _runs_page()
+    assert list(at.dataframe[0].value["run"]) == [run_id]
+    warnings = [w.value for w in at.warning]
+    assert any("2 stored runs could not be read and are not shown" in w for w in warnings), warnings
+    assert any("1 stored run could not be read and is not shown" in w for w in warnings), warnings  # the board
+    assert list(at.dataframe[-1].value["run"]) == [run_id]  # the class board's table

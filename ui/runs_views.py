@@ -40,9 +40,22 @@ def runs_page() -> None:
         st.warning(f"**Runs are not being saved now.** {literal(problem)}", icon=":material/cloud_off:")
     mine_tab, board_tab = st.tabs(["Your runs", "Class board"])
     with mine_tab:
-        _read(lambda: _your_runs(store, owner, store.runs(owner)))
+        _read(lambda: _your_runs(store, owner, _shown_runs(store.runs(owner))))
     with board_tab:
-        _read(lambda: _board(store, store.board()))
+        _read(lambda: _board(store, _shown_runs(store.board())))
+
+
+def _shown_runs(listing: list[RunSummary]) -> list[RunSummary]:
+    """The runs, after a warning naming how many stored rows could not be read (their values were edited)."""
+    skipped = getattr(listing, "unreadable", 0)
+    if skipped:
+        runs = "stored run could not be read and is" if skipped == 1 else "stored runs could not be read and are"
+        st.warning(
+            f"{skipped:,} {runs} not shown: a value in {'it' if skipped == 1 else 'them'} is not what the store "
+            "writes (the database was edited or damaged). The server's log names each.",
+            icon=":material/report:",
+        )
+    return listing
 
 
 def _read(draw) -> None:

@@ -6,16 +6,14 @@ import io
 import math
 import os
 import threading
-import tokenize
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numpy.lib import format as npy
 
 from mnist_core.data.download import DownloadError, Progress, ensure_mnist
+from mnist_core.data.npz_members import UNREADABLE, MemberError, brief, read_array
 from mnist_core.data.zip_directory import declared_directory
 
 ENV_VAR = "MNIST_NPZ_PATH"
@@ -30,10 +28,6 @@ _EXPECTED = {
 _HINT = f"Set {ENV_VAR} to the path of a valid mnist.npz (keys x_train, y_train, x_test, y_test)."
 MAX_FILE_BYTES = 128 * 2**20  # MNIST is 55 MB as np.savez writes it, 11 MB compressed: twice that is not MNIST
 MAX_DIRECTORY_BYTES = 64 * 2**10  # MNIST's zip directory lists its 4 members in under 1 kB
-_HEADER_BYTES = 4096  # what is read of a member before its .npy header is checked (MNIST's headers are 128 bytes)
-_CHUNK = 2**18  # as NumPy reads: larger chunks only add a copy in memory
-# What zipfile, zlib and NumPy's header parser raise for damaged bytes (ValueError includes UnicodeDecodeError).
-_UNREADABLE = (OSError, EOFError, ValueError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 
 class DatasetError(RuntimeError):
@@ -137,8 +131,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             _check_container(file, path)
             with zipfile.ZipFile(file) as archive:
                 return {key: _read_member(archive, key, path) for key in _EXPECTED}
-    except _UNREADABLE as exc:
-        raise DatasetError(f"MNIST file {path} is unreadable or truncated ({_brief(exc)}). {_HINT}") from exc
+    except UNREADABLE as exc:
+        raise DatasetError(f"MNIST file {path} is unreadable or truncated ({brief(exc)}). {_HINT}") from exc
 
 
 def _check_container(file: io.BufferedReader, path: Path) -> None:
@@ -167,25 +161,11 @@ def _read_member(archive: zipfile.ZipFile, key: str, path: Path) -> np.ndarray:
     info = _member_info(archive, name, where)
     shape, dtype = _EXPECTED[key]
     try:
-        with archive.open(info) as stream:
-            head = stream.read(_HEADER_BYTES)
-            header = io.BytesIO(head)
-            found_shape, fortran, found_dtype = _read_header(header)
-            if found_dtype != dtype:
-                pickled = " (a pickled object array: never loaded)" if found_dtype.hasobject else ""
-                raise DatasetError(f"{where} has dtype {found_dtype}{pickled}, expected {np.dtype(dtype)}. {_HINT}")
-            if found_shape != shape:
-                raise DatasetError(f"{where} has shape {found_shape}, expected {shape}. {_HINT}")
-            declared = header.tell() + math.prod(shape) * np.dtype(dtype).itemsize
-            if info.file_size != declared:  # checked before decompressing the body: a bomb stops here
-                raise DatasetError(
-                    f"{where} holds {info.file_size:,} bytes; its .npy header declares {declared:,}. {_HINT}"
-                )
-            array = np.empty(math.prod(shape), dtype)
-            _fill(memoryview(array).cast("B"), head[header.tell() :], stream)
-    except _UNREADABLE as exc:
-        raise DatasetError(f"{where} is not a readable .npy array ({_brief(exc)}). {_HINT}") from exc
-    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+        return read_array(archive, info, shape, [np.dtype(dtype)])
+    except MemberError as exc:
+        raise DatasetError(f"{where} {exc}. {_HINT}") from None
+    except UNREADABLE as exc:
+        raise DatasetError(f"{where} is not a readable .npy array ({brief(exc)}). {_HINT}") from exc
 
 
 def _member_info(archive: zipfile.ZipFile, name: str, where: str) -> zipfile.ZipInfo:
@@ -204,37 +184,6 @@ def _member_info(archive: zipfile.ZipFile, name: str, where: str) -> zipfile.Zip
             f"(what np.savez and np.savez_compressed write) are read. {_HINT}"
         )
     return info
-
-
-def _read_header(header: io.BytesIO) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """(shape, fortran order, dtype) from a .npy header of version 1.0 or 2.0 (3.0 only adds UTF-8 field names)."""
-    version = npy.read_magic(header)
-    if version not in ((1, 0), (2, 0)):
-        raise ValueError(f".npy format version {version[0]}.{version[1]}; MNIST's arrays are 1.0 or 2.0")
-    read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-    try:
-        return read(header, max_header_size=_HEADER_BYTES)
-    except (tokenize.TokenError, RecursionError) as exc:  # what NumPy's parser lets through for some garbage
-        raise ValueError(f"its header is not a Python literal ({type(exc).__name__}: {exc})") from exc
-
-
-def _fill(buffer: memoryview, start: bytes, stream: io.BufferedIOBase) -> None:
-    """Fill `buffer` with `start` and then `stream`, which must hold exactly as many bytes (ValueError if not)."""
-    done = min(len(start), len(buffer))
-    buffer[:done] = start[:done]
-    while done < len(buffer):
-        got = stream.readinto(buffer[done : done + _CHUNK])
-        if not got:
-            raise ValueError(f"its array data ends after {done:,} of {len(buffer):,} bytes")
-        done += got
-    if len(start) > done or stream.read(1):  # zipfile stops at the entry's declared size: a guard, not the bound
-        raise ValueError("it holds more data than its header declares")
-
-
-def _brief(exc: Exception) -> str:
-    """The exception's text, cut short: NumPy quotes a whole unparsable header."""
-    text = str(exc)
-    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def _download(progress: Progress | None) -> dict[str, np.ndarray]:

@@ -8,12 +8,10 @@ sessions saving at once queue here instead of meeting "database is locked".
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,15 +21,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from mnist_core.model.architecture import PRESETS, ArchitectureError, LayerSpec, validate_layers
-from mnist_core.settings import RUN_FIELDS, SettingsError, TrainSettings, validate_settings
 from mnist_core.store.config import Limits, shown_url
-from mnist_core.store.curves import parse
 from mnist_core.store.migrate import SchemaError, check_sqlite_file, upgrade
 from mnist_core.store.record import RunRecord
+from mnist_core.store.rows import Listing, StoredRun, StoreError, curves_of, raw, stored, summary
+from mnist_core.store.rows import run_id as _valid_id
 from mnist_core.store.schema import NAME_CHARS, NICKNAME_CHARS, SUMMARY_COLUMNS, runs
 from mnist_core.store.text import clean_text
-from mnist_core.store.weights import WeightsError, unpack
 
 MAX_PENDING = 100  # runs held in memory while the database cannot be written
 MAX_LISTED = 5_000
@@ -40,87 +36,6 @@ RETRY_SECONDS = 5.0  # a store that failed to open is tried again at most this o
 SQLITE_BUSY_SECONDS = 30.0
 POSTGRES_CONNECT_SECONDS = 5
 T = TypeVar("T")
-
-
-class StoreError(RuntimeError):
-    """The store cannot do what was asked; the message says why, for the page."""
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """A run as the tables show it (no curves, layers or weights)."""
-
-    id: int
-    owner: str
-    created_at: datetime
-    kind: str
-    name: str
-    status: str
-    optimizer: str
-    network: str
-    settings: dict[str, Any]
-    test_accuracy: float | None
-    validation_accuracy: float | None
-    final_loss: float | None
-    examples_seen: int
-    epochs: int
-    train_seconds: float
-    wall_seconds: float
-    examples_per_second: float | None
-    weight_count: int
-    has_weights: bool
-    weights_note: str | None
-    shared: bool
-    nickname: str | None
-    shared_at: datetime | None
-
-    def train_settings(self, layers: list[LayerSpec] | None = None) -> TrainSettings:
-        """The run's settings, checked as the sidebar checks them; StoreError when they were edited into nonsense."""
-        raw = self.settings if isinstance(self.settings, dict) else {}
-        optimizer = raw.get("optimizer") if isinstance(raw.get("optimizer"), dict) else {}
-        params = optimizer.get("params") if isinstance(optimizer.get("params"), dict) else {}
-        values = {"optimizer": optimizer.get("name"), **params, "preset": raw.get("preset")}
-        values.update({name: raw[name] for name in RUN_FIELDS if name in raw})
-        choices = {**PRESETS, "custom": layers or []}
-        try:
-            return validate_settings(values, choices)
-        except SettingsError as exc:
-            raise StoreError(f"Run {self.id}'s stored settings are not valid: {exc}") from None
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    """A run with everything: its layers, curves and packed weights."""
-
-    summary: RunSummary
-    layers_json: str
-    curves_json: str
-    weights_data: bytes | None
-
-    @property
-    def curves(self) -> dict[str, Any]:
-        return parse(self.curves_json)
-
-    def layers(self) -> list[LayerSpec]:
-        """The run's layers, checked as the layer editor checks them; StoreError if they are not a network."""
-        try:
-            layers = json.loads(self.layers_json)
-            validate_layers(layers)
-        except (ValueError, TypeError, RecursionError, ArchitectureError) as exc:
-            message = f"Run {self.summary.id}'s stored layers are not a network this app builds: {exc}"
-            raise StoreError(message) from None
-        return layers
-
-    def weights(self) -> list:
-        """The run's weights, refused with StoreError when missing or when they do not fit its layers."""
-        if self.weights_data is None:
-            note = self.summary.weights_note or "none were saved"
-            raise StoreError(f"Run {self.summary.id} has no weights to load ({note}).")
-        layers = self.layers()
-        try:
-            return unpack(self.weights_data, layers, self.summary.train_settings(layers).seed)
-        except WeightsError as exc:
-            raise StoreError(f"Run {self.summary.id}'s weights do not fit its layers: {exc} Not loaded.") from None
 
 
 class RunStore:
@@ -297,27 +212,33 @@ class RunStore:
         with self._write:
             return self._use(run, write=True)
 
+    def _change_run(self, given: Any, owner: str, values: dict[str, Any] | None = None) -> bool:
+        """Update (or, without values, delete) one of `owner`'s runs; False when it is not theirs, gone or no id."""
+        found = _valid_id(given)
+        if found is None:
+            return False
+        where = (runs.c.id == found, runs.c.owner == owner)
+        return self._change(delete(runs).where(*where) if values is None else update(runs).where(*where).values(values))
+
     def delete(self, run_id: int, owner: str) -> bool:
         """Delete one of `owner`'s runs; False when it is not theirs (or gone)."""
-        return self._change(delete(runs).where(runs.c.id == run_id, runs.c.owner == owner))
+        return self._change_run(run_id, owner)
 
     def share(self, run_id: int, owner: str, nickname: str) -> bool:
         """Put one of `owner`'s runs on the class board under `nickname` (cleaned and bounded; not empty)."""
         nickname = clean_text(nickname, NICKNAME_CHARS)
         if not nickname:
             raise StoreError("A nickname is needed to share a run: the board shows it beside the run.")
-        values = {"shared": True, "nickname": nickname, "shared_at": datetime.now(UTC)}
-        return self._change(update(runs).where(runs.c.id == run_id, runs.c.owner == owner).values(**values))
+        return self._change_run(run_id, owner, {"shared": True, "nickname": nickname, "shared_at": datetime.now(UTC)})
 
     def unshare(self, run_id: int, owner: str) -> bool:
-        values = {"shared": False, "nickname": None, "shared_at": None}
-        return self._change(update(runs).where(runs.c.id == run_id, runs.c.owner == owner).values(**values))
+        return self._change_run(run_id, owner, {"shared": False, "nickname": None, "shared_at": None})
 
     def rename(self, run_id: int, owner: str, name: str) -> bool:
         name = clean_text(name, NAME_CHARS)
         if not name:
             raise StoreError("A run's name cannot be empty.")
-        return self._change(update(runs).where(runs.c.id == run_id, runs.c.owner == owner).values(name=name))
+        return self._change_run(run_id, owner, {"name": name})
 
     # --- reading ---
     def _use(self, action: Callable[[Connection], T], write: bool = False) -> T:
@@ -331,81 +252,61 @@ class RunStore:
                 message = self._problem
             raise StoreError(message) from None
 
-    def runs(self, owner: str, limit: int = MAX_LISTED) -> list[RunSummary]:
-        """`owner`'s runs, newest first."""
+    def runs(self, owner: str, limit: int = MAX_LISTED) -> Listing:
+        """`owner`'s runs, newest first; `unreadable` counts the rows skipped because a value in them is not valid."""
         query = _summary_query().where(runs.c.owner == owner).order_by(runs.c.created_at.desc(), runs.c.id.desc())
-        return self._use(lambda c: [_summary(row) for row in c.execute(query.limit(limit))])
+        return self._use(lambda c: _listing(c.execute(query.limit(limit))))
 
-    def board(self, limit: int = BOARD_SIZE) -> list[RunSummary]:
-        """Everyone's shared runs, best test accuracy first."""
+    def board(self, limit: int = BOARD_SIZE) -> Listing:
+        """Everyone's shared runs, best test accuracy first (`unreadable` as for `runs`)."""
         query = _summary_query().where(runs.c.shared.is_(True))
         query = query.order_by(runs.c.test_accuracy.desc().nulls_last(), runs.c.shared_at, runs.c.id).limit(limit)
-        return self._use(lambda c: [_summary(row) for row in c.execute(query)])
+        return self._use(lambda c: _listing(c.execute(query)))
 
     def get(self, run_id: int) -> StoredRun | None:
-        query = select(*SUMMARY_COLUMNS, runs.c.weights.is_not(None).label("has_weights"), runs.c.layers)
-        query = query.add_columns(runs.c.curves, runs.c.weights).where(runs.c.id == run_id)
+        """The run `run_id` with everything; None when there is none, the id is not one, or a value is not valid."""
+        found = _valid_id(run_id)
+        if found is None:
+            return None
+        query = _summary_query().add_columns(*raw([runs.c.layers, runs.c.curves, runs.c.weights]))
+        query = query.where(runs.c.id == found)
 
         def read(connection: Connection) -> StoredRun | None:
             row = connection.execute(query).first()
-            if row is None:
-                return None
-            return StoredRun(_summary(row), row.layers, row.curves, row.weights)
+            return None if row is None else stored(row)
 
         return self._use(read)
 
     def curves(self, run_ids: list[int]) -> dict[int, dict[str, Any]]:
-        """The curves of the runs `run_ids` (those that exist)."""
-        query = select(runs.c.id, runs.c.curves).where(runs.c.id.in_(run_ids))
-        return self._use(lambda c: {row.id: parse(row.curves) for row in c.execute(query)})
+        """The curves of the runs `run_ids` (those that exist; ids that are not ids are left out)."""
+        given = list(run_ids)[:MAX_LISTED] if isinstance(run_ids, (list, tuple, set, frozenset)) else []
+        ids = {found for found in map(_valid_id, given) if found is not None}
+        if not ids:
+            return {}
+        query = select(*raw([runs.c.id, runs.c.curves])).where(runs.c.id.in_(sorted(ids)))
+        return self._use(lambda c: dict(found for found in map(curves_of, c.execute(query)) if found is not None))
 
     def count(self, owner: str | None = None) -> int:
-        query = select(func.count()).select_from(runs)
+        """How many runs (`owner`'s, or everyone's) can be read: rows with a value that is not valid are left out."""
+        query = _summary_query()
         if owner is not None:
             query = query.where(runs.c.owner == owner)
-        return self._use(lambda c: c.execute(query).scalar_one())
+        return self._use(lambda c: len(_listing(c.execute(query))))
 
 
 def _summary_query():
-    return select(*SUMMARY_COLUMNS, runs.c.weights.is_not(None).label("has_weights"))
+    return select(*raw([*SUMMARY_COLUMNS, runs.c.weights.is_not(None).label("has_weights")]))
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)  # SQLite keeps no zone
-
-
-def _summary(row: Any) -> RunSummary:
-    try:
-        settings = json.loads(row.settings)
-    except (TypeError, ValueError, RecursionError):
-        settings = {}
-    return RunSummary(
-        id=row.id,
-        owner=row.owner,
-        created_at=_utc(row.created_at),
-        kind=row.kind,
-        name=row.name,
-        status=row.status,
-        optimizer=row.optimizer,
-        network=row.network,
-        settings=settings if isinstance(settings, dict) else {},
-        test_accuracy=row.test_accuracy,
-        validation_accuracy=row.validation_accuracy,
-        final_loss=row.final_loss,
-        examples_seen=row.examples_seen,
-        epochs=row.epochs,
-        train_seconds=row.train_seconds,
-        wall_seconds=row.wall_seconds,
-        examples_per_second=row.examples_per_second,
-        weight_count=row.weight_count,
-        has_weights=bool(row.has_weights),
-        weights_note=row.weights_note,
-        shared=bool(row.shared),
-        nickname=row.nickname,
-        shared_at=_utc(row.shared_at),
-    )
+def _listing(rows: Any) -> Listing:
+    listing = Listing()
+    for row in rows:
+        found = summary(row)
+        if found is None:
+            listing.unreadable += 1
+        else:
+            listing.append(found)
+    return listing
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -9,7 +9,7 @@ from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
 from mnist_core.model.architecture import PRESET_LABELS
 from mnist_core.settings import FIELDS, OPTIMIZERS
-from mnist_core.store.store import RunSummary
+from mnist_core.store.rows import RunSummary
 
 RUN_COLUMNS = ["run", "when", "name", "kind", "optimizer", "network", "status", "test accuracy"]
 RUN_COLUMNS += ["validation accuracy", "loss", "examples", "epochs", "training s", "examples/s", "board"]
