@@ -6,7 +6,8 @@ import pytest
 
 from mnist_core.model.architecture import PRESETS
 from mnist_core.settings import TrainSettings, validate_settings
-from ui.query_settings import PARAMS, escape_markdown, link_params, read_link, widget_state
+from ui.markdown import escape_markdown
+from ui.query_settings import PARAMS, link_params, read_link, widget_state
 
 
 def _settings(values: dict) -> TrainSettings:

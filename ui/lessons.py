@@ -14,7 +14,8 @@ import streamlit as st
 from mnist_core.lessons import CONTROLS, LESSON_PARAMS, NO_LESSON, Lesson, read_lesson
 from mnist_core.model.architecture import PRESET_LABELS
 from mnist_core.settings import FIELDS, OPTIMIZER_FIELDS, TrainSettings
-from ui.query_settings import PARAMS, escape_markdown, read_link, widget_state
+from ui.markdown import escape_markdown
+from ui.query_settings import PARAMS, read_link, widget_state
 
 LESSON = "lesson"  # the session's Lesson
 FIXED = "lesson_values"  # the link's valid settings by sidebar widget key: a hidden control's value

@@ -26,7 +26,6 @@ and (1.67) raises OverflowError on `?seed=inf` for an integer number_input.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +43,7 @@ from mnist_core.settings import (
     default_optimizer,
     parse_field,
 )
+from ui.markdown import escape_markdown
 from ui.network import CUSTOM, PRESET_KEY
 
 # URL name -> settings field ("optimizer" and "preset" are names, the rest numbers in FIELDS).
@@ -207,8 +207,3 @@ def _text(value: Any) -> str:
         return str(int(value))
     short = f"{value:g}"
     return short if float(short) == value else repr(float(value))
-
-
-def escape_markdown(text: str) -> str:
-    """Backslash-escape Markdown punctuation so a link's values show literally (no links, colours or icons)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$=&'\"^%@,;/?])", r"\\\1", text)

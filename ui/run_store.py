@@ -13,7 +13,7 @@ import streamlit as st
 
 from mnist_core.store import RunStore, StoreConfig, race_records, store_config, train_record
 from ui.browser_id import run_owner
-from ui.query_settings import escape_markdown
+from ui.markdown import escape_markdown
 
 _LOG = logging.getLogger(__name__)
 

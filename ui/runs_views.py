@@ -11,7 +11,7 @@ from mnist_core.store import RunStore, RunSummary, StoreError
 from mnist_core.store.table import SORTS, board_table, runs_table, settings_rows, sort_table, table_csv
 from ui import runs_actions as act
 from ui.browser_id import run_owner
-from ui.query_settings import escape_markdown
+from ui.markdown import escape_markdown
 from ui.run_store import run_store
 from ui.session import current_job
 
