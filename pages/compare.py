@@ -22,7 +22,7 @@ from mnist_core.training.contestants import (
 )
 from mnist_core.training.race import EVAL_EVERY, Race
 from mnist_core.training.race_results import summary_text
-from mnist_core.training.run_state import FINAL
+from mnist_core.training.status import Status
 from ui.lifecycle import session_owner
 from ui.network import layers_for, network_label
 from ui.queue_note import limit_note, show_waiting, show_where
@@ -115,7 +115,7 @@ def _shared() -> tuple[int, int]:
     return int(budget), int(every)
 
 
-def _controls(contestants, budget: int, every: int, refused: bool) -> str | None:
+def _controls(contestants, budget: int, every: int, refused: bool) -> Status | None:
     """Start, Pause/Resume and Stop; returns the race status they were drawn for."""
     race = st.session_state.get(RACE)
     alive = bool(race and race.alive)
@@ -131,9 +131,9 @@ def _controls(contestants, budget: int, every: int, refused: bool) -> str | None
         race.start()
         st.session_state[RACE] = race
         st.rerun()
-    paused = status == "paused"
+    paused = status is Status.PAUSED
     # A queued race has nothing to pause yet; Stop takes it out of the line at once.
-    idle = not alive or status in ("queued", "stopping")
+    idle = not alive or not status.can_pause
     if pause.button("Resume" if paused else "Pause", disabled=idle, width="stretch", key="race_pause"):
         race.resume() if paused else race.pause()
         st.rerun()
@@ -146,7 +146,7 @@ def _controls(contestants, budget: int, every: int, refused: bool) -> str | None
 def _charts(race: Race) -> None:
     snap = race.view()
     show_where(race)
-    if snap.status == "queued":
+    if snap.status.waiting:
         show_waiting(
             race,
             snap.queue_position,
@@ -161,7 +161,7 @@ def _charts(race: Race) -> None:
     who = ", ".join(f"{name}: {status}" for name, status in snap.statuses.items())
     label = f"**{snap.status.capitalize()}** · {snap.elapsed_seconds:.0f} s · {who}"
     st.progress(min(done / total, 1.0) if total else 0.0, text=label)
-    if snap.status == "error":
+    if snap.status is Status.ERROR:
         st.error(snap.message, icon=":material/error:")
     x_field = "train_seconds" if st.session_state.get("race_x") == "training seconds" else "examples_seen"
     frame, names = race_frame(snap.points), tuple(snap.points)
@@ -201,11 +201,11 @@ def _results(race: Race) -> None:
     st.markdown(summary_text(results))
 
 
-def _race_view(race: Race, controlled: str | None) -> None:
+def _race_view(race: Race, controlled: Status | None) -> None:
     session_owner()  # re-arms the release hook after a reconnection
     st.radio("Horizontal axis", ["examples seen", "training seconds"], horizontal=True, key="race_x")
-    running = race.view().status not in FINAL
-    queued = controlled == "queued"
+    running = not race.view().status.final
+    queued = controlled is not None and controlled.waiting
 
     @st.fragment(run_every=1.0 if running else None)
     def _live() -> None:
@@ -215,9 +215,9 @@ def _race_view(race: Race, controlled: str | None) -> None:
         if live is None:
             return
         status = live.view().status
-        if running and status in FINAL:
+        if running and status.final:
             st.rerun()  # the race ended: redraw the page once, with the results
-        if queued and status != "queued":
+        if queued and not status.waiting:
             st.rerun()  # it got its slot: redraw the controls too (Pause)
         _charts(live)
 

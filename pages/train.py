@@ -10,6 +10,7 @@ from mnist_core.runtime.speed import server_speed
 from mnist_core.settings import CHOICES, FIELDS, Applies
 from mnist_core.training.promise import measured_default_run, promise
 from mnist_core.training.run_state import RunView
+from mnist_core.training.status import Status
 from ui.lessons import task_box
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_waiting, show_where
@@ -45,9 +46,9 @@ def _controls(job) -> RunView | None:
     if pressed and (data := dataset()) is not None:
         start_job(settings, data, layers_for(settings))
         st.rerun()
-    paused = snap is not None and snap.status == "paused"
+    paused = snap is not None and snap.status is Status.PAUSED
     # A queued job has nothing to pause yet; Stop takes it out of the line at once.
-    idle = not alive or snap.status in ("queued", "stopping")
+    idle = not alive or not snap.status.can_pause
     if pause.button("Resume" if paused else "Pause", disabled=idle, width="stretch"):
         job.resume() if paused else job.pause()
         st.rerun()
@@ -89,7 +90,7 @@ def _apply_changes(job) -> None:
 
 def _status(snap: RunView, job) -> None:
     show_where(job)
-    if snap.status == "queued":
+    if snap.status.waiting:
         show_waiting(
             job,
             snap.queue_position,
@@ -98,23 +99,14 @@ def _status(snap: RunView, job) -> None:
             "than sharing the CPUs. **Stop** leaves the line.",
         )
         return
-    text = {
-        "starting": "Starting…",
-        "running": "Training",
-        "paused": "Paused",
-        "stopping": "Stopping…",
-        "finished": "Finished",
-        "stopped": "Stopped",
-        "diverged": "Diverged",
-        "error": "Error",
-    }[snap.status]
+    text = snap.status.label
     done = snap.examples_seen / snap.total_examples if snap.total_examples else 0.0
     label = f"**{text}** · epoch {min(snap.epoch + 1, snap.epochs) if not snap.final else snap.epoch} of {snap.epochs}"
     label += f" · {snap.examples_seen:,} of {snap.total_examples:,} examples · {snap.elapsed_seconds:.0f} s"
     if snap.learning_rate is not None:
         label += f" · learning rate now {snap.learning_rate:.3g}"
     st.progress(min(done, 1.0), text=label)
-    if snap.status in ("diverged", "error"):
+    if snap.status.failed:
         st.error(snap.message, icon=":material/warning:")
 
 
@@ -155,7 +147,7 @@ def _view(job, snap: RunView) -> None:
     from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
 
     _status(snap, job)
-    if snap.status == "queued":
+    if snap.status.waiting:
         return  # nothing to chart yet
     _tiles(snap)
     step_report(snap)
@@ -234,7 +226,7 @@ def _page(job) -> None:
     if job.lost:
         _continue(job)
     running = not job.view().final
-    queued = controlled is not None and controlled.status == "queued"
+    queued = controlled is not None and controlled.status.waiting
 
     @st.fragment(run_every=1.0 if running else None)
     def _live() -> None:
@@ -246,7 +238,7 @@ def _page(job) -> None:
         snap = live.view()
         if running and snap.final:
             st.rerun()  # the job ended: redraw the whole page once, statically
-        if queued and snap.status != "queued":
+        if queued and not snap.status.waiting:
             st.rerun()  # it got its slot: redraw the controls too (Pause)
         _view(live, snap)
 
