@@ -26,6 +26,7 @@ from mnist_core.training.status import Status
 from ui.lifecycle import session_owner
 from ui.network import layers_for, network_label
 from ui.queue_note import limit_note, show_waiting, show_where
+from ui.run_controls import pause_and_stop, start_run
 from ui.run_store import save_race_when_done
 from ui.session import dataset
 from ui.sidebar import SETTINGS
@@ -126,20 +127,9 @@ def _controls(contestants, budget: int, every: int, refused: bool) -> Status | N
         if race is not None:
             race.stop()
         race = new_race(contestants, data, layers_for(settings), settings.seed, budget, every, settings.crops)
-        save_race_when_done(race, settings.preset)  # each contestant into the run history when the race ends
-        session_owner().adopt(RACE, race)  # stopped and forgotten when the session ends (ui.lifecycle)
-        race.start()
-        st.session_state[RACE] = race
+        start_run(RACE, race, partial(save_race_when_done, preset=settings.preset))
         st.rerun()
-    paused = status is Status.PAUSED
-    # A queued race has nothing to pause yet; Stop takes it out of the line at once.
-    idle = not alive or not status.can_pause
-    if pause.button("Resume" if paused else "Pause", disabled=idle, width="stretch", key="race_pause"):
-        race.resume() if paused else race.pause()
-        st.rerun()
-    if stop.button("Stop", disabled=not alive, width="stretch", key="race_stop"):
-        race.stop()
-        st.rerun()
+    pause_and_stop(race, status, pause, stop, key="race")
     return status
 
 

@@ -10,10 +10,10 @@ from mnist_core.runtime.speed import server_speed
 from mnist_core.settings import CHOICES, FIELDS, Applies
 from mnist_core.training.promise import measured_default_run, promise
 from mnist_core.training.run_state import RunView
-from mnist_core.training.status import Status
 from ui.lessons import task_box
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_waiting, show_where
+from ui.run_controls import pause_and_stop
 from ui.session import DATA_FAILED, JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
 from ui.sidebar import SETTINGS
 from ui.step_view import step_button, step_note, step_report
@@ -46,16 +46,8 @@ def _controls(job) -> RunView | None:
     if pressed and (data := dataset()) is not None:
         start_job(settings, data, layers_for(settings))
         st.rerun()
-    paused = snap is not None and snap.status is Status.PAUSED
-    # A queued job has nothing to pause yet; Stop takes it out of the line at once.
-    idle = not alive or not snap.status.can_pause
-    if pause.button("Resume" if paused else "Pause", disabled=idle, width="stretch"):
-        job.resume() if paused else job.pause()
-        st.rerun()
+    pause_and_stop(job, snap.status if snap else None, pause, stop)
     step_button(step, job, _start_paused)
-    if stop.button("Stop", disabled=not alive, width="stretch"):
-        job.stop()
-        st.rerun()
     if reset.button("Reset", disabled=job is None, width="stretch", help="Discard this run and its metrics."):
         stop_job()
         st.rerun()
