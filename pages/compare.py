@@ -22,10 +22,11 @@ from mnist_core.training.contestants import (
 )
 from mnist_core.training.race import EVAL_EVERY, Race
 from mnist_core.training.race_results import summary_text
-from mnist_core.training.run_state import FINAL
+from mnist_core.training.status import Status
 from ui.lifecycle import session_owner
 from ui.network import layers_for, network_label
 from ui.queue_note import limit_note, show_waiting, show_where
+from ui.run_controls import pause_and_stop, start_run
 from ui.run_store import save_race_when_done
 from ui.session import dataset
 from ui.sidebar import SETTINGS
@@ -115,7 +116,7 @@ def _shared() -> tuple[int, int]:
     return int(budget), int(every)
 
 
-def _controls(contestants, budget: int, every: int, refused: bool) -> str | None:
+def _controls(contestants, budget: int, every: int, refused: bool) -> Status | None:
     """Start, Pause/Resume and Stop; returns the race status they were drawn for."""
     race = st.session_state.get(RACE)
     alive = bool(race and race.alive)
@@ -126,27 +127,16 @@ def _controls(contestants, budget: int, every: int, refused: bool) -> str | None
         if race is not None:
             race.stop()
         race = new_race(contestants, data, layers_for(settings), settings.seed, budget, every, settings.crops)
-        save_race_when_done(race, settings.preset)  # each contestant into the run history when the race ends
-        session_owner().adopt(RACE, race)  # stopped and forgotten when the session ends (ui.lifecycle)
-        race.start()
-        st.session_state[RACE] = race
+        start_run(RACE, race, partial(save_race_when_done, preset=settings.preset))
         st.rerun()
-    paused = status == "paused"
-    # A queued race has nothing to pause yet; Stop takes it out of the line at once.
-    idle = not alive or status in ("queued", "stopping")
-    if pause.button("Resume" if paused else "Pause", disabled=idle, width="stretch", key="race_pause"):
-        race.resume() if paused else race.pause()
-        st.rerun()
-    if stop.button("Stop", disabled=not alive, width="stretch", key="race_stop"):
-        race.stop()
-        st.rerun()
+    pause_and_stop(race, status, pause, stop, key="race")
     return status
 
 
 def _charts(race: Race) -> None:
     snap = race.view()
     show_where(race)
-    if snap.status == "queued":
+    if snap.status.waiting:
         show_waiting(
             race,
             snap.queue_position,
@@ -161,7 +151,7 @@ def _charts(race: Race) -> None:
     who = ", ".join(f"{name}: {status}" for name, status in snap.statuses.items())
     label = f"**{snap.status.capitalize()}** · {snap.elapsed_seconds:.0f} s · {who}"
     st.progress(min(done / total, 1.0) if total else 0.0, text=label)
-    if snap.status == "error":
+    if snap.status is Status.ERROR:
         st.error(snap.message, icon=":material/error:")
     x_field = "train_seconds" if st.session_state.get("race_x") == "training seconds" else "examples_seen"
     frame, names = race_frame(snap.points), tuple(snap.points)
@@ -201,11 +191,11 @@ def _results(race: Race) -> None:
     st.markdown(summary_text(results))
 
 
-def _race_view(race: Race, controlled: str | None) -> None:
+def _race_view(race: Race, controlled: Status | None) -> None:
     session_owner()  # re-arms the release hook after a reconnection
     st.radio("Horizontal axis", ["examples seen", "training seconds"], horizontal=True, key="race_x")
-    running = race.view().status not in FINAL
-    queued = controlled == "queued"
+    running = not race.view().status.final
+    queued = controlled is not None and controlled.waiting
 
     @st.fragment(run_every=1.0 if running else None)
     def _live() -> None:
@@ -215,9 +205,9 @@ def _race_view(race: Race, controlled: str | None) -> None:
         if live is None:
             return
         status = live.view().status
-        if running and status in FINAL:
+        if running and status.final:
             st.rerun()  # the race ended: redraw the page once, with the results
-        if queued and status != "queued":
+        if queued and not status.waiting:
             st.rerun()  # it got its slot: redraw the controls too (Pause)
         _charts(live)
 

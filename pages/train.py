@@ -13,6 +13,7 @@ from mnist_core.training.run_state import RunView
 from ui.lessons import task_box
 from ui.network import layers_for
 from ui.queue_note import limit_note, show_waiting, show_where
+from ui.run_controls import pause_and_stop
 from ui.session import DATA_FAILED, JOB, NOTE, current_job, dataset, metrics_file, model_file, start_job, stop_job
 from ui.sidebar import SETTINGS
 from ui.step_view import step_button, step_note, step_report
@@ -45,16 +46,8 @@ def _controls(job) -> RunView | None:
     if pressed and (data := dataset()) is not None:
         start_job(settings, data, layers_for(settings))
         st.rerun()
-    paused = snap is not None and snap.status == "paused"
-    # A queued job has nothing to pause yet; Stop takes it out of the line at once.
-    idle = not alive or snap.status in ("queued", "stopping")
-    if pause.button("Resume" if paused else "Pause", disabled=idle, width="stretch"):
-        job.resume() if paused else job.pause()
-        st.rerun()
+    pause_and_stop(job, snap.status if snap else None, pause, stop)
     step_button(step, job, _start_paused)
-    if stop.button("Stop", disabled=not alive, width="stretch"):
-        job.stop()
-        st.rerun()
     if reset.button("Reset", disabled=job is None, width="stretch", help="Discard this run and its metrics."):
         stop_job()
         st.rerun()
@@ -89,7 +82,7 @@ def _apply_changes(job) -> None:
 
 def _status(snap: RunView, job) -> None:
     show_where(job)
-    if snap.status == "queued":
+    if snap.status.waiting:
         show_waiting(
             job,
             snap.queue_position,
@@ -98,23 +91,14 @@ def _status(snap: RunView, job) -> None:
             "than sharing the CPUs. **Stop** leaves the line.",
         )
         return
-    text = {
-        "starting": "Starting…",
-        "running": "Training",
-        "paused": "Paused",
-        "stopping": "Stopping…",
-        "finished": "Finished",
-        "stopped": "Stopped",
-        "diverged": "Diverged",
-        "error": "Error",
-    }[snap.status]
+    text = snap.status.label
     done = snap.examples_seen / snap.total_examples if snap.total_examples else 0.0
     label = f"**{text}** · epoch {min(snap.epoch + 1, snap.epochs) if not snap.final else snap.epoch} of {snap.epochs}"
     label += f" · {snap.examples_seen:,} of {snap.total_examples:,} examples · {snap.elapsed_seconds:.0f} s"
     if snap.learning_rate is not None:
         label += f" · learning rate now {snap.learning_rate:.3g}"
     st.progress(min(done, 1.0), text=label)
-    if snap.status in ("diverged", "error"):
+    if snap.status.failed:
         st.error(snap.message, icon=":material/warning:")
 
 
@@ -155,7 +139,7 @@ def _view(job, snap: RunView) -> None:
     from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
 
     _status(snap, job)
-    if snap.status == "queued":
+    if snap.status.waiting:
         return  # nothing to chart yet
     _tiles(snap)
     step_report(snap)
@@ -234,7 +218,7 @@ def _page(job) -> None:
     if job.lost:
         _continue(job)
     running = not job.view().final
-    queued = controlled is not None and controlled.status == "queued"
+    queued = controlled is not None and controlled.status.waiting
 
     @st.fragment(run_every=1.0 if running else None)
     def _live() -> None:
@@ -246,7 +230,7 @@ def _page(job) -> None:
         snap = live.view()
         if running and snap.final:
             st.rerun()  # the job ended: redraw the whole page once, statically
-        if queued and snap.status != "queued":
+        if queued and not snap.status.waiting:
             st.rerun()  # it got its slot: redraw the controls too (Pause)
         _view(live, snap)
 

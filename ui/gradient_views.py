@@ -9,6 +9,7 @@ import streamlit as st
 
 from mnist_core.data.mnist import Mnist
 from mnist_core.inspection.pictures import diverging_label, feature_maps_shown, gradient_maps_png, weight_gradient_png
+from mnist_core.training.status import Status
 from ui.inside_views import ACTIVATIONS_REFRESH_SECONDS, FROM_DRAW, _legend, _pick_input, redrawn_while_training
 from ui.session import current_job
 
@@ -31,7 +32,7 @@ def _step_batch():
     """The last Step's report, while the session's run is paused after one."""
     job = current_job()
     snap = job.view() if job is not None else None
-    return snap.step if snap is not None and snap.status == "paused" else None
+    return snap.step if snap is not None and snap.status is Status.PAUSED else None
 
 
 def gradients_tab(data: Mnist | None) -> None:

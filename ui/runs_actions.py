@@ -20,7 +20,7 @@ from ui.query_settings import widget_state
 from ui.session import dataset
 from ui.snapshots import _continue, _setting_values, _use_for_drawing
 
-FLASH = "runs_flash"  # (kind, message) to show once: "error" or "success"
+FLASH = "runs_flash"  # (done, message) to show once: True for a success, False for a failure
 REPLACE = "runs_replace"  # the checkbox that allows replacing the session's network
 
 
@@ -31,9 +31,9 @@ def guarded(action: Callable[..., str]) -> Callable[..., None]:
         try:
             message = action(*args)
             if message:
-                st.session_state[FLASH] = ("success", message)
+                st.session_state[FLASH] = (True, message)
         except StoreError as exc:
-            st.session_state[FLASH] = ("error", str(exc))
+            st.session_state[FLASH] = (False, str(exc))
 
     return callback
 

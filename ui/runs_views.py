@@ -68,8 +68,8 @@ def _read(draw) -> None:
 def _flash() -> None:
     held = st.session_state.pop(act.FLASH, None)
     if held:
-        kind, message = held
-        (st.error if kind == "error" else st.success)(literal(message), icon=":material/info:")
+        done, message = held
+        (st.success if done else st.error)(literal(message), icon=":material/info:")
 
 
 def _your_runs(store: RunStore, owner: str, mine: list[RunSummary]) -> None:

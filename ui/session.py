@@ -13,6 +13,7 @@ from mnist_core.data.mnist import ENV_VAR, DatasetError, Mnist, is_loaded, load_
 from mnist_core.model.architecture import LayerSpec
 from mnist_core.settings import TrainSettings
 from ui.lifecycle import OWNER, session_owner
+from ui.run_controls import start_run
 
 JOB = "job"
 INFERENCE = "inference"
@@ -77,13 +78,7 @@ def start_job(
     stop_job()
     from ui.run_store import save_when_done  # SQLAlchemy: only once someone trains
 
-    job = new_job(settings, data, layers, **options)
-    save_when_done(job)  # into the run history when it finishes, stops or diverges
-    session_owner().adopt(JOB, job)  # stopped and forgotten when the session ends (ui.lifecycle)
-    if paused:
-        job.pause()
-    job.start()
-    st.session_state[JOB] = job
+    start_run(JOB, new_job(settings, data, layers, **options), save_when_done, paused=paused)
     st.session_state.pop(NOTE, None)
 
 

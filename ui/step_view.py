@@ -7,6 +7,7 @@ import streamlit as st
 
 from mnist_core.charts.step import step_batch_html
 from mnist_core.training.run_state import RunView, StepReport
+from mnist_core.training.status import Status
 from ui.session import JOB
 
 STEP_NOTE = "step_note"  # a Step's message, kept across the rerun that follows starting a paused run
@@ -25,7 +26,7 @@ STEP_HELP = (
 def step_button(where, job, start_paused) -> None:
     """Draw Step in `where`; `start_paused()` starts a new paused run (no run yet), or returns a reason it cannot."""
     snap = job.view() if job is not None else None
-    running = snap is not None and snap.status in ("running", "starting", "stopping")
+    running = snap is not None and snap.status.training
     if not where.button("Step", disabled=running, width="stretch", help=STEP_HELP, icon=":material/skip_next:"):
         return
     from mnist_core.training.stepping import STILL_TRAINING, step_once  # TensorFlow: only once someone steps
@@ -57,10 +58,10 @@ def step_note() -> None:
 
 def step_report(snap: RunView) -> None:
     """What the last Step changed, while the run is paused."""
-    if snap.step_pending and snap.status == "paused":
+    if snap.step_pending and snap.status is Status.PAUSED:
         st.info(PENDING, icon=":material/hourglass_top:")
     report = snap.step
-    if report is None or snap.status != "paused":
+    if report is None or snap.status is not Status.PAUSED:
         return
     _show(report)
 

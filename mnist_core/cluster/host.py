@@ -14,7 +14,7 @@ from typing import Any
 from mnist_core.data.mnist import Mnist
 from mnist_core.runtime.queue import JobQueue
 from mnist_core.settings import TrainSettings
-from mnist_core.training.run_state import FINAL
+from mnist_core.training.status import Status
 
 
 class RunHost:
@@ -61,7 +61,7 @@ class RunHost:
         so that a caller that has them is not sent every contestant's weights again)."""
         view = self._run.view()
         version, weights = self._run.weights()  # a race publishes none: (0, None)
-        ended_race = self._kind == "race" and view.status in FINAL
+        ended_race = self._kind == "race" and Status(view.status).final
         trained = self._run.trained() if ended_race and want_trained else None
         return view, version, weights if version != known_version else None, trained
 

@@ -26,7 +26,8 @@ from mnist_core.training.contestants import Contestant
 from mnist_core.training.handle import RunHandle
 from mnist_core.training.race import EVAL_EVERY, RaceView
 from mnist_core.training.race_results import ContestantResult, TrainedContestant, results_of
-from mnist_core.training.run_state import FINAL, RunState, RunView
+from mnist_core.training.run_state import RunState, RunView
+from mnist_core.training.status import Status
 
 POLL_SECONDS = 0.5  # how often the page's copy is refreshed (the page itself redraws once a second)
 CALL_SECONDS = 10.0  # an actor that does not answer a call for this long is asked again
@@ -71,7 +72,7 @@ class RemoteState:
 
     def view(self):
         with self._lock:
-            if not self._polled and self._view.status not in FINAL:  # waiting for a worker: its seconds in line
+            if not self._polled and not self._view.final:  # waiting for a worker: its seconds in line
                 self._view = replace(self._view, elapsed_seconds=time.monotonic() - self._started)
             return self._view
 
@@ -149,7 +150,7 @@ class RemoteRun(RunHandle):
         self.state.apply(seq, view, version, weights)
         if trained is not None:
             self._trained = trained
-        return view.status in FINAL
+        return Status(view.status).final
 
     # --- the polling thread ---
     def _main(self) -> None:
@@ -172,14 +173,14 @@ class RemoteRun(RunHandle):
                 break
             self.state.update(queue_position=self._cluster.position(self))
         else:
-            self.state.update(status="stopped", message=QUEUE_STOP, queue_position=0)
+            self.state.update(status=Status.STOPPED, message=QUEUE_STOP, queue_position=0)
             return False
         self._cluster.leave_line(self)
         try:
             self.placement = Placement(**ray.get(self._placed))
         except RayTaskError as exc:
             cause = exc.cause if exc.cause is not None else exc
-            self.state.update(status="error", message=f"Starting the run failed: {type(cause).__name__}: {cause}")
+            self.state.update(status=Status.ERROR, message=f"Starting the run failed: {type(cause).__name__}: {cause}")
             return False
         except RayActorError as exc:
             self._lose(_why(exc))
@@ -211,13 +212,13 @@ class RemoteRun(RunHandle):
                     self._host.stop.remote()
                 stop_since = stop_since or time.monotonic()
                 if time.monotonic() - stop_since > STOP_GRACE_SECONDS:
-                    self.state.update(status="stopped", message="Stopped.")
+                    self.state.update(status=Status.STOPPED, message="Stopped.")
                     return
             time.sleep(POLL_SECONDS)
 
     def _lose(self, why: str) -> None:
         self.lost = True
-        self.state.update(status="error", message=self._lost_message(why), queue_position=0)
+        self.state.update(status=Status.ERROR, message=self._lost_message(why), queue_position=0)
 
     def _lost_message(self, why: str) -> str:
         return LOST.format(why=why) + "."
@@ -323,7 +324,7 @@ class RemoteRace(RemoteRun):
         self.seed, self.crops = seed, crops
         self.budget_examples = budget_examples if budget_examples is not None else len(data.train)
         names = [c.name for c in contestants]
-        waiting = RaceView("queued", "", self.budget_examples, 0.0, dict.fromkeys(names, "waiting"),
+        waiting = RaceView(Status.QUEUED, "", self.budget_examples, 0.0, dict.fromkeys(names, Status.WAITING),
                            {n: () for n in names}, 1)  # fmt: skip
         options = {
             "contestants": self.contestants,

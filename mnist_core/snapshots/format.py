@@ -15,6 +15,7 @@ from mnist_core.model.architecture import (
 )
 from mnist_core.settings import TrainSettings
 from mnist_core.training.run_state import EpochRecord, ProgressPoint, RunView
+from mnist_core.training.status import Status
 
 FORMAT = "mnist-live-snapshot"
 FORMAT_VERSION = 1
@@ -73,7 +74,7 @@ class LoadedSnapshot:
         """The metrics as a final run_state.RunView, for the charts and tables that draw a job's metrics."""
         last = self.epochs[-1].epoch if self.epochs else 0
         return RunView(
-            status="stopped",
+            status=Status.STOPPED,
             message="Loaded from a snapshot",
             epoch=last,
             epochs=last,

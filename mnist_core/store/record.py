@@ -14,8 +14,7 @@ from mnist_core.store.curves import race_curves, train_curves
 from mnist_core.store.schema import NAME_CHARS
 from mnist_core.store.text import clean_text
 from mnist_core.store.weights import pack, packed_size
-
-SAVED_STATUSES = ("finished", "stopped", "diverged")  # an "error" run is a failure of the app, not a result
+from mnist_core.training.status import Status
 
 
 @dataclass
@@ -92,7 +91,7 @@ def network_name(layers: list[LayerSpec], preset: str) -> str:
 def train_record(job: Any, owner: str) -> RunRecord | None:
     """The record of an ended TrainingJob, or None when it is not worth keeping (an error, nothing trained)."""
     view = job.view()
-    if view.status not in SAVED_STATUSES or view.examples_seen == 0:
+    if not Status(view.status).trained or view.examples_seen == 0:
         return None
     settings: TrainSettings = job.settings
     settings = settings.with_(preset=network_name(job.layers, settings.preset))
@@ -124,7 +123,7 @@ def race_records(race: Any, owner: str, preset: str) -> list[RunRecord]:
         name = trained.contestant.name
         points = snap.points.get(name, ())
         status = snap.statuses.get(name, "")
-        if status not in SAVED_STATUSES or trained.examples == 0:
+        if not Status(status).trained or trained.examples == 0:
             continue
         settings = trained.contestant.settings(race.seed, race.crops)
         settings = settings.with_(preset=network_name(race.layers, preset))

@@ -29,6 +29,7 @@ from mnist_core.settings import Applies, applying
 from mnist_core.training.model_pool import TrainingModel
 from mnist_core.training.run_state import ProgressPoint, RunState, RunView, StreamPrediction
 from mnist_core.training.schedule import Anneal, LiveParams
+from mnist_core.training.status import Status
 from mnist_core.training.stepping import StepProbe
 
 PUSH_SECONDS = 0.25  # live progress at most this often
@@ -349,7 +350,7 @@ class Engine(keras.callbacks.Callback):
             self.keras_model.set_weights(weights)
         lr = self.live.learning_rate
         self.state.set_status(
-            "diverged",
+            Status.DIVERGED,
             f"Training diverged: the loss reached {loss:.4g} (guessing scores 2.3) after {self.examples:,} "
             f"examples. The learning rate ({lr:g}) is most likely too high for {self.label}: lower it and press "
             "Reset, then Train. The last good weights were restored.",

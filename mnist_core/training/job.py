@@ -21,6 +21,7 @@ from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, t
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import EpochRecord, RunState, RunView
 from mnist_core.training.schedule import Anneal
+from mnist_core.training.status import Status
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class TrainingJob(BackgroundRun):
     metrics) the epochs, examples seen, training time and charts go on from where that run stopped, and this
     job trains `settings.epochs` more epochs.
 
-    The thread takes a slot of `queue` (the process-wide job queue by default) and waits, status "queued", until it can.
+    The thread takes a slot of `queue` (the process-wide job queue by default) and waits, status QUEUED, until it can.
     Its compiled model comes from `pool` (the process-wide one by default) when an ended job left one there for
     the same network and optimizer, and goes back there when this job ends (ModelPool(0) keeps none).
     """
@@ -84,7 +85,7 @@ class TrainingJob(BackgroundRun):
         except ArchitectureError:
             problem = None  # the thread reports it, as any network that cannot be built
         if problem:
-            self.state.set_status("error", problem)
+            self.state.set_status(Status.ERROR, problem)
             return
         super().start()
 
@@ -116,11 +117,11 @@ class TrainingJob(BackgroundRun):
     def _run(self) -> None:
         state = self.state
         try:
-            state.set_status("starting", "Building the network")
+            state.set_status(Status.STARTING, "Building the network")
             self._training = training_model(self.layers, self.settings, self.initial_weights, self._pool)
             self._train(self._training)
         except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
-            state.set_status("error", f"Training failed: {type(exc).__name__}: {exc}")
+            state.set_status(Status.ERROR, f"Training failed: {type(exc).__name__}: {exc}")
             self._hand_back(keep=False)  # whatever failed may have left the model unusable
         else:
             self._hand_back(keep=True)
@@ -158,7 +159,7 @@ class TrainingJob(BackgroundRun):
         engine = self._engine(held)
         self.epochs = self.settings.epochs
         engine.publish()
-        state.set_status("running", "Training")
+        state.set_status(Status.RUNNING, "Training")
         while engine.epoch < self.epochs and not state.stop_requested:
             self._apply_epoch_changes(engine)
             # Seeded by the overall epoch: a continued run does not replay the order of the run it continues.
@@ -182,7 +183,7 @@ class TrainingJob(BackgroundRun):
             )
         if self.start_point.epoch or self.start_point.examples_seen:
             done += f", continuing a run of {self.start_point.examples_seen:,} examples"
-        state.set_status("stopped" if stopped else "finished", done)
+        state.set_status(Status.STOPPED if stopped else Status.FINISHED, done)
 
     def _record_speed(self, view: RunView) -> None:
         """A default-sized run's measured speed becomes the server's, for the Train page's promise."""

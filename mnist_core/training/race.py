@@ -28,9 +28,9 @@ from mnist_core.training.race_results import (
 )
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import RunState
+from mnist_core.training.status import Status
 
 EVAL_EVERY = 5_000
-CONTESTANT_FINAL = ("finished", "stopped", "diverged")
 
 
 class ContestantRun:
@@ -39,7 +39,7 @@ class ContestantRun:
     def __init__(self, contestant: Contestant, budget_examples: int):
         self.contestant = contestant
         self.state = RunState(epochs=0, total_examples=budget_examples)
-        self.state.set_status("waiting")
+        self.state.set_status(Status.WAITING)
         self.engine: Engine | None = None
 
     @property
@@ -51,12 +51,12 @@ class ContestantRun:
         return self.engine.keras_model
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         return self.state.view().status
 
     @property
     def active(self) -> bool:
-        return self.status not in CONTESTANT_FINAL
+        return not Status(self.status).trained
 
     def trained(self) -> TrainedContestant:
         return TrainedContestant(self.contestant, self.examples, self.state.weights()[1])
@@ -182,23 +182,23 @@ class Race(BackgroundRun):
 
     def _stopped_in_queue(self) -> None:
         for run in self.runners:
-            run.state.set_status("stopped")
+            run.state.set_status(Status.STOPPED)
         super()._stopped_in_queue()
 
     def _run(self) -> None:
         state = self.state
         try:
-            state.set_status("starting", "Building the networks")
+            state.set_status(Status.STARTING, "Building the networks")
             self.prepare()
             self._record_start()
-            state.set_status("running", "Racing")
+            state.set_status(Status.RUNNING, "Racing")
             target = 0
             while target < self.budget_examples and not state.stop_requested:
                 target = min(target + self.eval_every_examples, self.budget_examples)
                 self._chunk(target)
             self._finish()
         except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
-            state.set_status("error", f"Race failed: {type(exc).__name__}: {exc}")
+            state.set_status(Status.ERROR, f"Race failed: {type(exc).__name__}: {exc}")
             self._models.clear()  # whatever failed may have left a model unusable: none goes back to the pool
         finally:
             for held in self._models:
@@ -209,8 +209,8 @@ class Race(BackgroundRun):
         validation, test = self._evaluate(self.runners[0])
         for run in self.runners:
             run.engine.publish()
-            run.state.set_status("running")
-            run.state.add_epoch(RacePoint(0, 0.0, None, validation, test, "running"))
+            run.state.set_status(Status.RUNNING)
+            run.state.add_epoch(RacePoint(0, 0.0, None, validation, test, Status.RUNNING))
 
     def _chunk(self, target: int) -> None:
         trained = []
@@ -225,7 +225,7 @@ class Race(BackgroundRun):
             trained.append(run)
         for run in trained:
             if run.active and run.examples >= self.budget_examples:
-                run.state.set_status("finished")
+                run.state.set_status(Status.FINISHED)
             self._record(run)
 
     def _record(self, run: ContestantRun) -> None:
@@ -247,7 +247,8 @@ class Race(BackgroundRun):
         stopped = self.state.stop_requested
         for run in self.runners:
             if run.active:
-                run.state.set_status("stopped" if stopped else "finished")
-        diverged = [r.contestant.name for r in self.runners if r.status == "diverged"]
+                run.state.set_status(Status.STOPPED if stopped else Status.FINISHED)
+        diverged = [r.contestant.name for r in self.runners if r.status is Status.DIVERGED]
         note = f"; diverged: {', '.join(diverged)}" if diverged else ""
-        self.state.set_status("stopped" if stopped else "finished", f"{'Stopped' if stopped else 'Finished'}{note}")
+        ended = Status.STOPPED if stopped else Status.FINISHED
+        self.state.set_status(ended, f"{ended.label}{note}")

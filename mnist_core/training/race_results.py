@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mnist_core.training.contestants import Contestant
 from mnist_core.training.engine import DIVERGED_LOSS
+from mnist_core.training.status import Status
 
 TEST_SUBSET = 2_000  # test accuracy uses the first 2,000 test images (k crops each) to keep evaluation cheap
 TARGETS = (0.97, 0.98)
@@ -20,20 +21,20 @@ class RacePoint:
     loss: float | None  # cross-entropy over the last LOSS_WINDOW batches, without the L2 term
     validation_accuracy: float  # full validation set, centre crop
     test_accuracy: float  # first TEST_SUBSET test images, k crops
-    status: str
+    status: Status
 
 
 @dataclass(frozen=True)
 class RaceView:
     """A race as its page sees it: its own state and every contestant's status and evaluation points."""
 
-    status: str
+    status: Status
     message: str
     budget_examples: int
     elapsed_seconds: float
-    statuses: dict[str, str]
+    statuses: dict[str, Status]
     points: dict[str, tuple[RacePoint, ...]]
-    queue_position: int = 0  # n > 0: n-th in line for a training slot (status "queued"); 0: holding one
+    queue_position: int = 0  # n > 0: n-th in line for a training slot (status QUEUED); 0: holding one
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class ContestantResult:
     examples_to_97: int | None
     examples_to_98: int | None
     train_seconds: float
-    status: str
+    status: Status
     diverged_at: int | None  # examples seen when the loss blew up
 
 
@@ -66,9 +67,9 @@ def results_of(contestants: list[Contestant], view: RaceView) -> list[Contestant
     return [result_of(c, view.points[c.name], view.statuses[c.name]) for c in contestants]
 
 
-def result_of(contestant: Contestant, points: tuple[RacePoint, ...], status: str) -> ContestantResult:
+def result_of(contestant: Contestant, points: tuple[RacePoint, ...], status: Status) -> ContestantResult:
     last = points[-1] if points else None
-    diverged = status == "diverged"
+    diverged = status == Status.DIVERGED
     return ContestantResult(
         name=contestant.name,
         optimizer=contestant.optimizer.label,
@@ -98,7 +99,7 @@ def summary_text(results: list[ContestantResult]) -> str:
     sentences = [s for s in sentences if s][:1] or [
         f"No contestant reached {TARGETS[0]:.0%} validation accuracy within the budget."
     ]
-    scored = [r for r in results if r.test_accuracy is not None and r.status != "diverged"]
+    scored = [r for r in results if r.test_accuracy is not None and r.status != Status.DIVERGED]
     if scored:
         best = max(scored, key=lambda r: r.test_accuracy)
         worst = min(scored, key=lambda r: r.test_accuracy)
@@ -110,12 +111,12 @@ def summary_text(results: list[ContestantResult]) -> str:
         quickest = min(scored, key=lambda r: r.train_seconds)
         sentences.append(f"Least training time: {quickest.name}, {quickest.train_seconds:.1f} s.")
     for r in results:
-        if r.status == "diverged":
+        if r.status == Status.DIVERGED:
             sentences.append(
                 f"{r.name} diverged after {r.diverged_at:,} examples at learning rate {r.learning_rate:g}: "
                 f"its loss left the finite range or passed {DIVERGED_LOSS:.1f}."
             )
-    stopped = [r.name for r in results if r.status == "stopped"]
+    stopped = [r.name for r in results if r.status == Status.STOPPED]
     if stopped:
         sentences.append(f"Stopped before the end of the budget: {', '.join(stopped)}.")
     return " ".join(sentences)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mnist_core.runtime.queue import JobQueue, Ticket, get_queue
 from mnist_core.training.handle import RunHandle
+from mnist_core.training.status import Status
 
 QUEUE_STOP_MESSAGE = "Stopped before it started: it was waiting for a free training slot."
 
@@ -33,7 +34,7 @@ class BackgroundRun(RunHandle):
         raise NotImplementedError
 
     def _stopped_in_queue(self) -> None:
-        self.state.set_status("stopped", QUEUE_STOP_MESSAGE)
+        self.state.set_status(Status.STOPPED, QUEUE_STOP_MESSAGE)
 
     def start(self) -> None:
         if self._ticket is not None:
@@ -57,7 +58,7 @@ class BackgroundRun(RunHandle):
             else:
                 self._stopped_in_queue()
         except Exception as exc:  # noqa: BLE001 - the page shows it; the thread must not die silently
-            state.set_status("error", f"Waiting for a training slot failed: {type(exc).__name__}: {exc}")
+            state.set_status(Status.ERROR, f"Waiting for a training slot failed: {type(exc).__name__}: {exc}")
         finally:
             self._queue.release(ticket)
             self._ended()

@@ -8,24 +8,10 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mnist_core.training.status import Status
+
 MAX_PROGRESS_POINTS = 1000
 RECENT_PREDICTIONS = 200
-
-# A run's lifecycle; the last four are final. "queued": waiting for a free training slot (mnist_core.runtime.queue);
-# "waiting": a race's contestant before the race starts it.
-STATUSES = (
-    "waiting",
-    "queued",
-    "starting",
-    "running",
-    "paused",
-    "stopping",
-    "finished",
-    "stopped",
-    "diverged",
-    "error",
-)
-FINAL = ("finished", "stopped", "diverged", "error")
 
 
 @dataclass(frozen=True)
@@ -113,7 +99,7 @@ STEP_IMAGES = 32
 class RunView:
     """A consistent copy of everything the page draws."""
 
-    status: str = "starting"
+    status: Status = Status.STARTING
     message: str = ""
     queue_position: int = 0  # n > 0: n-th in line for a training slot; 0: holding one (or never queued)
     epoch: int = 0
@@ -138,7 +124,7 @@ class RunView:
 
     @property
     def final(self) -> bool:
-        return self.status in FINAL
+        return Status(self.status).final
 
     @property
     def last_epoch(self) -> EpochRecord | None:
@@ -189,16 +175,16 @@ class RunState:
     def request_pause(self) -> None:
         with self._lock:
             # A queued job has nothing to pause yet, and a paused one would hold its slot once granted.
-            if not self._snap.final and not self._control.stop and self._snap.status != "queued":
+            if not self._snap.final and not self._control.stop and self._snap.status is not Status.QUEUED:
                 self._control.paused = True
-                self._snap = replace(self._snap, status="paused")
+                self._snap = replace(self._snap, status=Status.PAUSED)
 
     def request_resume(self) -> None:
         with self._lock:
             if self._control.paused and not self._snap.final:
                 self._control.paused = False
                 self._control.steps = 0  # a Step not yet let through would fire at the next pause
-                self._snap = replace(self._snap, status="running")
+                self._snap = replace(self._snap, status=Status.RUNNING)
                 self._wake.notify_all()
 
     def request_stop(self) -> None:
@@ -207,7 +193,7 @@ class RunState:
             self._control.paused = False
             self._control.steps = 0
             if not self._snap.final:
-                self._snap = replace(self._snap, status="stopping")
+                self._snap = replace(self._snap, status=Status.STOPPING)
             self._wake.notify_all()
 
     def queue_changes(self, changes: dict[str, Any]) -> None:
@@ -239,7 +225,7 @@ class RunState:
                 return f"This run has ended ({status}): Step trains a paused run. Press Reset, then Train or Step."
             if control.stop:
                 return "This run is stopping: Step trains a paused run."
-            if status == "queued":
+            if status.waiting:
                 return "This run is waiting for a free training slot: Step works once it has one."
             if not control.paused:
                 return "Step trains a paused run: press Pause first."
@@ -289,20 +275,20 @@ class RunState:
             if self._snap.final or self._control.stop:
                 self._snap = replace(self._snap, queue_position=position)
             elif position:
-                self._snap = replace(self._snap, status="queued", queue_position=position, message="")
+                self._snap = replace(self._snap, status=Status.QUEUED, queue_position=position, message="")
             elif self._control.paused:  # started paused (Step before a run): it holds its slot, paused
-                self._snap = replace(self._snap, status="paused", queue_position=0, message="")
+                self._snap = replace(self._snap, status=Status.PAUSED, queue_position=0, message="")
                 self._started = time.monotonic()
             else:
-                self._snap = replace(self._snap, status="starting", queue_position=0, message="")
+                self._snap = replace(self._snap, status=Status.STARTING, queue_position=0, message="")
                 self._started = time.monotonic()  # the status line's seconds: in line, then training, not both
 
-    def set_status(self, status: str, message: str = "") -> None:
-        assert status in STATUSES, status
+    def set_status(self, status: Status, message: str = "") -> None:
+        status = Status(status)
         with self._lock:
-            if self._snap.status == "paused" and status in ("starting", "running"):
+            if self._snap.status is Status.PAUSED and status in (Status.STARTING, Status.RUNNING):
                 return  # a pause requested meanwhile wins
-            position = self._snap.queue_position if status == "queued" else 0
+            position = self._snap.queue_position if status.waiting else 0
             self._snap = replace(self._snap, status=status, message=message, queue_position=position)
 
     def elapsed(self) -> float:
@@ -311,6 +297,8 @@ class RunState:
 
     def update(self, **fields: Any) -> None:
         """Set scalar tiles (examples_seen, loss, ms_step, ...)."""
+        if "status" in fields:
+            fields["status"] = Status(fields["status"])
         with self._lock:
             self._snap = replace(self._snap, **fields)
 
