@@ -346,24 +346,41 @@ def outcome(data: Any, through: Callable[[Any], str] = decode_and_preprocess) ->
 
 def fuzz(examples: int, seed: int | None = None) -> dict[str, Any]:
     """Try `examples` mutated images; every failure, not only the first."""
-    counts = {"read": 0, "refused": 0, "no digit": 0}
+    return tally(mutated_image(), outcome, ("read", "refused", "no digit"), examples, seed, _file_shown)
+
+
+def _file_shown(what: str, data: bytes) -> dict[str, Any]:
+    return {"input": what, "bytes": len(data)}
+
+
+def tally(
+    strategy: st.SearchStrategy,
+    outcome_of: Callable[[Any], tuple[str, dict[str, Any] | None]],
+    kinds: tuple[str, ...],
+    examples: int,
+    seed: int | None,
+    shown: Callable[[str, Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """Try `examples` (description, input) cases from `strategy` through `outcome_of` (what the page would show,
+    what went wrong): how many of each kind it showed, every failure, and the largest CPU time and memory peak."""
+    counts = dict.fromkeys(kinds, 0)
     failures: list[dict[str, Any]] = []
     cpu_max, tried = 0.0, 0
     PEAKS.clear()
 
     @long_run(examples, seed)
-    @given(mutated_image())
-    def attempt(case: tuple[str, bytes]) -> None:
+    @given(strategy)
+    def attempt(case: tuple[str, Any]) -> None:
         nonlocal tried, cpu_max
-        what, data = case
+        what, value = case
         tried += 1
         start = time.process_time()
-        said, found = outcome(data)
+        said, found = outcome_of(value)
         cpu_max = max(cpu_max, time.process_time() - start)
         for key in counts:
             counts[key] += said.startswith(key)
         if found is not None:
-            failures.append({"input": what, "bytes": len(data), **found})
+            failures.append({**shown(what, value), **found})
 
     start = time.monotonic()
     with warnings.catch_warnings():

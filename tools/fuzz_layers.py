@@ -16,8 +16,6 @@ import argparse
 import json
 import re
 import time
-import traceback
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +39,7 @@ from mnist_core.model.architecture import (
 )
 from mnist_core.model.budget import check_step_memory, model_memory_bytes, step_memory_bytes
 from mnist_core.model.layer_table import COLUMNS, layers_from_rows, table_rows
-from tools.fuzzing import long_run
+from tools.fuzzing import long_run, within_bounds
 
 CPU_SECONDS = 2.0  # per input; each takes well under a millisecond
 PEAK_MB = 16  # traced allocations per input, beyond the input itself
@@ -228,22 +226,8 @@ KINDS: dict[str, tuple[Callable[[Any], Any], st.SearchStrategy]] = {
 def outcome(kind: str, value: Any) -> tuple[dict[str, Any] | None, Any]:
     """(None, the valid network or None) when `value` meets the property for `kind`, else (what went wrong, None)."""
     check = KINDS[kind][0]
-    tracemalloc.start()
-    start = time.process_time()
-    try:
-        network = check(value)
-    except Exception as exc:  # noqa: BLE001 - every other exception is the failure being looked for
-        return {
-            "error": f"{type(exc).__name__}: {str(exc)[:300]}",
-            "where": traceback.format_exc(limit=-3)[-800:],
-        }, None
-    finally:
-        seconds = time.process_time() - start
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    if seconds > CPU_SECONDS or peak > PEAK_MB * 2**20:
-        return {"error": f"cost {seconds:.2f} s of CPU and {peak / 2**20:.1f} MB"}, None
-    return None, network
+    network, problem = within_bounds(lambda: check(value), CPU_SECONDS, PEAK_MB)
+    return problem, network
 
 
 def train_one_step(layers: list[dict[str, Any]]) -> None:

@@ -19,22 +19,17 @@ import base64
 import io
 import json
 import struct
-import time
-import warnings
 import zlib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hypothesis import given
-from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from tools import fuzz_images
 from tools.fuzz_images import encode, png_bytes, png_chunk, png_chunks, seven, tiff_tags_at_one_block
-from tools.fuzzing import long_run
 
 SIZE = 280  # the Draw page's pad (pages/draw.py CANVAS)
 URL_PREFIX = "data:image/png;base64,"
@@ -217,38 +212,8 @@ def outcome(value: Any) -> tuple[str, dict[str, Any] | None]:
 
 def fuzz(examples: int, seed: int | None = None) -> dict[str, Any]:
     """Try `examples` pad values; every failure, not only the first."""
-    counts = {"read": 0, "empty": 0, "not a drawing": 0, "no digit": 0}
-    failures: list[dict[str, Any]] = []
-    cpu_max, tried = 0.0, 0
-    fuzz_images.PEAKS.clear()
-
-    @long_run(examples, seed)
-    @given(pad_value())
-    def attempt(case: tuple[str, Any]) -> None:
-        nonlocal tried, cpu_max
-        what, value = case
-        tried += 1
-        start = time.process_time()
-        said, found = outcome(value)
-        cpu_max = max(cpu_max, time.process_time() - start)
-        for key in counts:
-            counts[key] += said.startswith(key)
-        if found is not None:
-            failures.append({"input": what[:300], **found})
-
-    start = time.monotonic()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Pillow warns about every damaged file it still reads
-        (fixed_seed(seed)(attempt) if seed is not None else attempt)()
-    return {
-        "tried": tried,
-        **counts,
-        "failures": failures,
-        "failure_count": len(failures),
-        "max_cpu_seconds": round(cpu_max, 3),
-        "max_peak_mb": round(max(fuzz_images.PEAKS, default=0), 1),
-        "seconds": round(time.monotonic() - start, 1),
-    }
+    kinds = ("read", "empty", "not a drawing", "no digit")
+    return fuzz_images.tally(pad_value(), outcome, kinds, examples, seed, lambda what, _: {"input": what[:300]})
 
 
 _COST_PROBE = """

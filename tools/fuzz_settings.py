@@ -18,8 +18,6 @@ import argparse
 import json
 import math
 import time
-import traceback
-import tracemalloc
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
@@ -36,7 +34,7 @@ from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings
 from mnist_core.store import RunRecord, RunStore, StoreError, store_config
 from mnist_core.store.config import ENV_VAR, LIMIT_SPECS, MAX_SHOWN_CHARS, SECRETS_SOURCE, URL_PARTS, Limits
 from mnist_core.training.contestants import COLUMNS, MAX_CONTESTANTS, Contestant, check_race, validate_contestants
-from tools.fuzzing import long_run
+from tools.fuzzing import long_run, within_bounds
 from ui.query_settings import PARAMS, link_params, read_link, widget_state
 
 CPU_SECONDS = 2.0  # per input: far more than any input needs, so only a runaway fails
@@ -282,19 +280,7 @@ def outcome(kind: str, value: Any) -> dict[str, Any] | None:
     check = KINDS[kind][0]
     if kind in WARM:
         WARM[kind]()
-    tracemalloc.start()
-    start = time.process_time()
-    try:
-        check(value)
-    except Exception as exc:  # noqa: BLE001 - every other exception is the failure being looked for
-        return {"error": f"{type(exc).__name__}: {str(exc)[:300]}", "where": traceback.format_exc(limit=-3)[-800:]}
-    finally:
-        seconds = time.process_time() - start
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    if seconds > CPU_SECONDS or peak > PEAK_MB * 2**20:
-        return {"error": f"cost {seconds:.2f} s of CPU and {peak / 2**20:.1f} MB"}
-    return None
+    return within_bounds(lambda: check(value), CPU_SECONDS, PEAK_MB)[1]
 
 
 def _shown(value: Any) -> str:

@@ -15,8 +15,6 @@ import math
 import sqlite3
 import tempfile
 import time
-import traceback
-import tracemalloc
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +32,7 @@ from mnist_core.store.curves import series
 from mnist_core.store.rows import MAX_ID
 from mnist_core.store.schema import RUNS_TABLE, runs
 from mnist_core.store.table import board_table, runs_table
-from tools.fuzzing import long_run
+from tools.fuzzing import long_run, within_bounds
 
 CPU_SECONDS = 2.0  # per input: a few rows are read in milliseconds
 PEAK_MB = 32  # traced allocations per input
@@ -219,19 +217,7 @@ def check_rows(store: RunStore, path: Path, rows: list[dict[str, Any]]) -> None:
 
 def outcome(store: RunStore, path: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """None when `rows` meet the property, else what went wrong."""
-    tracemalloc.start()
-    start = time.process_time()
-    try:
-        check_rows(store, path, rows)
-    except Exception as exc:  # noqa: BLE001 - every exception is the failure being looked for
-        return {"error": f"{type(exc).__name__}: {str(exc)[:300]}", "where": traceback.format_exc(limit=-3)[-800:]}
-    finally:
-        seconds = time.process_time() - start
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    if seconds > CPU_SECONDS or peak > PEAK_MB * 2**20:
-        return {"error": f"cost {seconds:.2f} s of CPU and {peak / 2**20:.1f} MB"}
-    return None
+    return within_bounds(lambda: check_rows(store, path, rows), CPU_SECONDS, PEAK_MB)[1]
 
 
 def _shown(value: Any) -> str:
