@@ -149,3 +149,22 @@ def test_a_step_lets_exactly_one_wait_through_and_resume_drops_a_step_not_yet_ta
     assert not late.wait(0.5)  # the dropped step does not fire at the next pause
     other.request_stop()
     assert late.wait(5)
+
+
+def test_steps_then_resume_train_every_example_of_the_pass_once(tiny):
+    """Step is the engine's own operation between Keras's fit calls: after steps and a resume each example of the
+    pass has trained once (2,000 examples: 3 steps of 50, then the other 37 batches)."""
+    job = _paused_job(tiny, epochs=1, averaging=0.0)
+    try:
+        wait_until(lambda: job.state.view().weights_version > 0)
+        for n in (1, 2, 3):
+            report, message = step_once(job.state, timeout=120)
+            assert message is None and report.number == n and report.iterations_after == n
+        job.resume()
+        assert job.join(timeout=120)
+    finally:
+        job.stop()
+    view = job.state.view()
+    assert view.status == "finished" and view.examples_seen == len(tiny.train) == 2000
+    assert [record.examples_seen for record in view.history] == [2000]
+    assert view.train_seconds > 0

@@ -251,7 +251,7 @@ class RemoteJob(RemoteRun):
         initial_weights: list | None = None,
         history: RunView | None = None,
     ):
-        from mnist_core.training.engine import StartPoint
+        from mnist_core.training.counts import StartPoint
 
         self.settings = settings
         self.layers = layers if layers is not None else PRESETS[settings.preset]

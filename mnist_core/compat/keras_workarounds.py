@@ -8,10 +8,12 @@ environment must be set before TensorFlow loads.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from mnist_core.compat.internals import missing_internals as internals_missing_from
@@ -31,6 +33,8 @@ INTERNALS: dict[str, tuple[str, str]] = {
     # keep_kernel_cache_bounded names every TensorFlow variable alike (tests/test_memory.py checks the result).
     "keep_kernel_cache_bounded": ("keras.src.backend.tensorflow.core", "Variable._initialize"),
     "warm_average": ("keras.optimizers", "Optimizer._update_model_variables_moving_average"),
+    # average_written_by_caller: Keras's fit writes the weight average at its end through this method (a probe).
+    "average_written_by_caller": ("keras.optimizers", "Optimizer.finalize_variable_values"),
     # tools.op_profile reads the profiler's trace file through TensorFlow's own copy of its protocol buffer.
     "profile_planes": ("tensorflow.tsl.profiler.protobuf.xplane_pb2", "XSpace"),
 }
@@ -50,8 +54,26 @@ def _average_slots_kept() -> bool:
     return len(getattr(optimizer, "_model_variables_moving_average", ())) == 1
 
 
+def _fit_writes_the_average_through_finalize() -> bool:
+    """Keras's fit ends by calling its optimizer's finalize_variable_values once, with the model's trainable weights."""
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(use_ema=True), loss="mse")
+    calls = []
+    model.optimizer.finalize_variable_values = lambda variables: calls.append(list(variables))
+    model.fit(np.zeros((4, 1)), np.zeros((4, 1)), epochs=1, verbose=0)
+    del model.optimizer.finalize_variable_values
+    return len(calls) == 1 and [v.path for v in calls[0]] == [v.path for v in model.trainable_weights]
+
+
 # workaround -> a check of behaviour that no attribute shows
-PROBES = {"seed_states": _seed_state_named, "warm_average_slots": _average_slots_kept}
+PROBES = {
+    "seed_states": _seed_state_named,
+    "warm_average_slots": _average_slots_kept,
+    "average_written_by_caller": _fit_writes_the_average_through_finalize,
+}
 
 
 def missing_internals() -> list[str]:
@@ -104,6 +126,22 @@ def warm_average(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Opti
 
     optimizer._update_model_variables_moving_average = update
     return optimizer
+
+
+@contextlib.contextmanager
+def average_written_by_caller(model: keras.Model) -> Iterator[Callable[[], None]]:
+    """Inside, Keras's fit leaves the weight average alone when it returns; the caller writes it with what it gets.
+
+    Keras writes the average over the weights at the end of every fit call; the engine ends a fit call at each
+    pause, and writes the average once, when its pass over the examples is done.
+    """
+    optimizer = model.optimizer
+    finalize = optimizer.finalize_variable_values
+    optimizer.finalize_variable_values = lambda variables: None
+    try:
+        yield lambda: finalize(model.trainable_weights)
+    finally:
+        del optimizer.finalize_variable_values
 
 
 def seed_states(model: keras.Model) -> list[keras.Variable]:

@@ -16,18 +16,20 @@ import math
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 
+from mnist_core.compat.keras_workarounds import average_written_by_caller
 from mnist_core.data.mnist import Split
 from mnist_core.model.architecture import decayed_kernels
 from mnist_core.model.optimizers import set_live_params
 from mnist_core.model.predict import CropPredictor
 from mnist_core.settings import Applies, applying
+from mnist_core.training.clock import TrainingClock
+from mnist_core.training.counts import PerBatch, StartPoint
 from mnist_core.training.model_pool import TrainingModel
-from mnist_core.training.run_state import ProgressPoint, RunState, RunView, StreamPrediction
+from mnist_core.training.run_state import ProgressPoint, RunState, StreamPrediction
 from mnist_core.training.schedule import Anneal, LiveParams
 from mnist_core.training.status import Status
 from mnist_core.training.stepping import StepProbe
@@ -38,40 +40,6 @@ STREAM_IMAGES = 8
 LOSS_WINDOW = 50  # batches in the smoothed loss and accuracy
 # Guessing uniformly costs ln(10) = 2.3; a batch loss ten times that means the weights are blowing up.
 DIVERGED_LOSS = 10 * math.log(10)
-
-
-@dataclass(frozen=True)
-class StartPoint:
-    """Where a continued run's counters start: the totals of the run it continues (all 0 for a fresh one)."""
-
-    epoch: int = 0
-    examples_seen: int = 0
-    train_seconds: float = 0.0
-
-    @classmethod
-    def of(cls, past: RunView | None) -> StartPoint:
-        return cls() if past is None else cls(past.epoch, past.examples_seen, past.train_seconds)
-
-    def totals(self, epochs: int, examples_per_epoch: int) -> dict[str, int]:
-        """The run's `epochs` and `total_examples` once this job has trained `epochs` more epochs."""
-        return {"epochs": self.epoch + epochs, "total_examples": self.examples_seen + epochs * examples_per_epoch}
-
-
-class PerBatch:
-    """Each batch's values, recovered from Keras's running means over a fit call (weighted by examples)."""
-
-    def __init__(self, width: int):
-        self._width = width
-        self.reset()
-
-    def reset(self) -> None:
-        self._means, self._seen = (0.0,) * self._width, 0
-
-    def __call__(self, means: tuple[float, ...], size: int) -> tuple[float, ...]:
-        total = self._seen + size
-        values = tuple((mean * total - before * self._seen) / size for mean, before in zip(means, self._means))
-        self._means, self._seen = tuple(means), total
-        return values
 
 
 class Engine(keras.callbacks.Callback):
@@ -115,7 +83,8 @@ class Engine(keras.callbacks.Callback):
         self.set_decay(weight_decay, batch_size)
         self.epoch = 0  # passes completed, set by the run's owner
         self.examples = 0  # this engine's own, as train_seconds
-        self.train_seconds = 0.0
+        self.clock = TrainingClock()
+        self._step_logs: dict[str, float] = {}  # the last Step's batch's loss and accuracy
         self.diverged = False
         self.last_loss: float | None = None  # the last batch's, diverged or not
         self.last_logs: dict[str, float] = {}  # Keras's means over the last fit call (loss, accuracy)
@@ -134,6 +103,11 @@ class Engine(keras.callbacks.Callback):
         self._offset = 0  # where the current fit call started in the examples fit was given
 
     @property
+    def train_seconds(self) -> float:
+        """This engine's own training seconds (its clock's)."""
+        return self.clock.seconds
+
+    @property
     def keras_model(self) -> keras.Model:
         return self.held.model
 
@@ -142,23 +116,50 @@ class Engine(keras.callbacks.Callback):
         self.weight_decay, self.batch_size = weight_decay, batch_size
         self.held.decay.assign(weight_decay / (2 * batch_size))
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Train once over these examples, in order, in batches of `batch_size`."""
-        self._x, self._y = x, y  # a Step reads its batch from them
-        start = 0
-        while start < len(y) and not self.diverged:
-            self._offset, self._chunk = start, len(y) - start
-            try:
-                # fit on a tf.data chunk trains ~2x faster than a loop of train_on_batch (measured on 2 cores).
-                self.keras_model.fit(
-                    batches(x[start:], y[start:], self.batch_size), epochs=1, shuffle=False, verbose=0, callbacks=[self]
-                )
-                return
-            except _Stepped as stepped:  # the fit call would train the stepped batch again: go on after it
-                start = stepped.position
-        if not self.diverged:  # a Step took the last batch: end the pass as a fit call would
-            self.keras_model.optimizer.finalize_variable_values(self.keras_model.trainable_weights)
-            self.on_epoch_end(0, self.last_logs)
+    def fit(self, x: np.ndarray, y: np.ndarray) -> int:
+        """Train once over these examples, in order, in batches of `batch_size`; how many it trained.
+
+        Keras's fit trains them until a pause or a stop is asked for; while paused, each Step trains one batch
+        here; Resume goes on with Keras's fit from the next batch. The weight average is written over the weights
+        once, when the examples are done (or the run stops), as a single fit call would.
+        """
+        position, stepped_last, before = 0, False, self.examples
+        with average_written_by_caller(self.keras_model) as write_average:
+            while position < len(y) and not self.diverged:
+                after_pause = self._while_paused(x, y, position)
+                if after_pause is None:  # stopped
+                    break
+                stepped_last, position = after_pause != position, after_pause
+                if position < len(y) and not self.diverged:
+                    position, stepped_last = self._fit_until_halted(x, y, position), False
+                if self.control.stop_requested:
+                    break
+            if not self.diverged:
+                write_average()
+        if stepped_last and not self.diverged:  # no fit call ended the pass: show its numbers as one would
+            self.last_logs = self._step_logs
+            self._push(time.perf_counter())
+        return self.examples - before
+
+    def _fit_until_halted(self, x: np.ndarray, y: np.ndarray, start: int) -> int:
+        """Keras's fit on the examples from `start` until they are done or a pause or stop ends it; where it ended."""
+        self._offset, self._chunk = start, len(y) - start
+        before = self.examples
+        # fit on a tf.data chunk trains ~2x faster than a loop of train_on_batch (measured on 2 cores).
+        self.keras_model.fit(
+            batches(x[start:], y[start:], self.batch_size), epochs=1, shuffle=False, verbose=0, callbacks=[self]
+        )
+        return start + (self.examples - before)
+
+    def _while_paused(self, x: np.ndarray, y: np.ndarray, position: int) -> int | None:
+        """Wait while the run is paused, training one batch for each Step; where to go on from, or None to stop."""
+        while position < len(y) and not self.diverged:
+            if self.control.wait_while_paused():
+                return None
+            if not self.control.stepping:
+                return position  # resumed
+            position = self._step(x, y, position)
+        return position
 
     def publish(self) -> None:
         self.state.publish_weights(self.keras_model.get_weights())
@@ -173,24 +174,14 @@ class Engine(keras.callbacks.Callback):
 
     # --- Keras callback ---
     def on_epoch_begin(self, epoch, logs=None):
-        self._fit_start = time.perf_counter()
-        self._excluded = 0.0  # seconds inside fit that were not training (pauses, live metrics, the trace)
+        self.clock.start()
         self._per_batch.reset()
 
     # With steps_per_execution > 1 Keras calls these once per group of batches: `batch` is the group's first
     # batch at its beginning and its last at its end; everything below then acts per group.
     def on_train_batch_begin(self, batch, logs=None):
         self._first_batch = batch
-        waited = time.perf_counter()
-        if self.control.wait_while_paused():
-            self.keras_model.stop_training = True
-        elif self.control.stepping:
-            self._excluded += time.perf_counter() - waited
-            self._step(self._offset + batch * self.batch_size)
-        self._excluded += time.perf_counter() - waited
-        # After the wait: changes made while paused count.
-        self.live.change(self.control.take_changes(applying(Applies.NEXT_BATCH)))
-        self._set_live_params()
+        self._take_live_changes()
         self._batch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -208,15 +199,16 @@ class Engine(keras.callbacks.Callback):
         self._losses.append(loss)
         self._hits.append(hit)
         if self.live and now - self._last_push >= PUSH_SECONDS:
-            self._push(now)
-            self._excluded += time.perf_counter() - now
+            with self.clock.excluded():
+                self._push(now)
+        if self.control.halt_requested:
+            self.keras_model.stop_training = True  # the fit call ends after this batch; `fit` waits or stops
 
     def on_epoch_end(self, epoch, logs=None):
         self.last_logs = {k: float(v) for k, v in (logs or {}).items()}
+        self.clock.stop()
         if not self.diverged:
-            now = time.perf_counter()
-            self._fold_clock(now)
-            self._push(now)
+            self._push(time.perf_counter())
 
     # --- inside ---
     @property
@@ -234,29 +226,30 @@ class Engine(keras.callbacks.Callback):
             set_live_params(self.keras_model.optimizer, changed)
             self._assigned.update(changed)
 
-    def _step(self, position: int) -> None:
-        """Train the one batch at `position` (a Step), report what it changed, and end the current fit call.
+    def _take_live_changes(self) -> None:
+        """The page's changes to the per-batch settings, into the optimizer before the next batch."""
+        self.live.change(self.control.take_changes(applying(Applies.NEXT_BATCH)))
+        self._set_live_params()
 
-        Keras trains STEPS_PER_EXECUTION batches per call into the traced step, so the Step trains its batch on
-        its own (train_on_batch trains one) and the fit call is ended, to go on after it.
+    def _step(self, x: np.ndarray, y: np.ndarray, position: int) -> int:
+        """Train the one batch at `position` (a Step) and report what it changed; the position after it.
+
+        Keras's fit trains STEPS_PER_EXECUTION batches per call into its traced step, so a Step trains its batch
+        on its own (train_on_batch trains one); only that call counts on the training clock.
         """
-        x, y = self._x[position : position + self.batch_size], self._y[position : position + self.batch_size]
-        measured = time.perf_counter()
+        x, y = x[position : position + self.batch_size], y[position : position + self.batch_size]
+        self._take_live_changes()
         probe = StepProbe(self.keras_model, self.predictor, x, y)
         self.keras_model.reset_metrics()  # its logs are then this batch's alone
-        started = time.perf_counter()
-        logs = self.keras_model.train_on_batch(x, y, return_dict=True)
-        trained = time.perf_counter()
+        with self.clock.running():
+            logs = self.keras_model.train_on_batch(x, y, return_dict=True)
         self.examples += len(y)
         loss = self.last_loss = float(logs["loss"])
-        self.last_logs = {k: float(v) for k, v in logs.items()}
+        self._step_logs = {k: float(v) for k, v in logs.items()}
         self._finish_step(probe, loss)
-        self._excluded += (started - measured) + (time.perf_counter() - trained)
         if not math.isfinite(loss) or loss > DIVERGED_LOSS:
             self._diverge(loss)
-        else:
-            self._fold_clock(time.perf_counter())
-        raise _Stepped(position + len(y))
+        return position + len(y)
 
     def _finish_step(self, probe: StepProbe, loss: float) -> None:
         """Report the Step whose batch just trained (its loss: `loss`), and show its weights and counts at once."""
@@ -275,21 +268,12 @@ class Engine(keras.callbacks.Callback):
             if self.held.traced_batches == 1:
                 self._trace_seconds = seconds
             elif self._trace_seconds is not None:
-                self._excluded += max(0.0, self._trace_seconds - seconds)
-
-    def _clock(self, now: float) -> float:
-        return self.train_seconds + (now - self._fit_start) - self._excluded
-
-    def _fold_clock(self, now: float) -> None:
-        """Add the training seconds since the clock last started to `train_seconds`, and start it again."""
-        self.train_seconds = self._clock(now)
-        # Else a push after this (the epoch's last) counts the same seconds twice.
-        self._fit_start, self._excluded = now, 0.0
+                self.clock.exclude(max(0.0, self._trace_seconds - seconds))
 
     def _push(self, now: float) -> None:
         self._last_push = now
         l2 = self.l2_loss()
-        train_seconds = self._clock(now)
+        train_seconds = self.clock.seconds
         examples = self.start.examples_seen + self.examples
         fields = dict(
             epoch=self.start.epoch + self.epoch,
@@ -343,7 +327,7 @@ class Engine(keras.callbacks.Callback):
 
     def _diverge(self, loss: float) -> None:
         self.diverged = True
-        self._fold_clock(time.perf_counter())
+        self.clock.stop()
         self.keras_model.stop_training = True
         _, weights = self.state.weights()
         if weights is not None:
@@ -355,14 +339,6 @@ class Engine(keras.callbacks.Callback):
             f"examples. The learning rate ({lr:g}) is most likely too high for {self.label}: lower it and press "
             "Reset, then Train. The last good weights were restored.",
         )
-
-
-class _Stepped(Exception):
-    """Raised from the callback after a Step: the fit call ends there and `fit` goes on from `position`."""
-
-    def __init__(self, position: int):
-        super().__init__(position)
-        self.position = position
 
 
 def batches(x: np.ndarray, y: np.ndarray, batch_size: int):

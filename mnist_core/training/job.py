@@ -16,7 +16,8 @@ from mnist_core.model.predict import accuracy, cross_entropy
 from mnist_core.runtime.queue import JobQueue
 from mnist_core.runtime.speed import server_speed
 from mnist_core.settings import Applies, SettingsChange, TrainSettings, applying, settings_change, with_changes
-from mnist_core.training.engine import Engine, StartPoint
+from mnist_core.training.counts import StartPoint
+from mnist_core.training.engine import Engine
 from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import EpochRecord, RunState, RunView
@@ -165,9 +166,11 @@ class TrainingJob(BackgroundRun):
             # Seeded by the overall epoch: a continued run does not replay the order of the run it continues.
             overall = self.start_point.epoch + engine.epoch
             order = np.random.default_rng([self.settings.seed, overall]).permutation(len(data.train))
-            engine.fit(data.train.x[order], data.train.y[order])
+            trained = engine.fit(data.train.x[order], data.train.y[order])
             if engine.diverged:
                 return
+            if not trained:  # stopped before this pass trained a batch: nothing new to evaluate
+                break
             record = self._evaluate(engine)
             engine.epoch += 1
             if self._reached_target(record):

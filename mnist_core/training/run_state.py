@@ -216,6 +216,12 @@ class RunState:
                 self._wake.wait(timeout=1.0)
             return self._control.stop
 
+    @property
+    def halt_requested(self) -> bool:
+        """A pause or a stop was asked for: the engine leaves Keras's fit after the batch it is training."""
+        with self._lock:
+            return self._control.paused or self._control.stop
+
     # --- Step: one batch past the pause ---
     def request_step(self) -> str | None:
         """Let exactly one batch past the pause; None when granted, else why not (for the page)."""
