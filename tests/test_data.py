@@ -298,7 +298,7 @@ def test_the_zip_end_record_reader_still_exists_and_reads_what_zipfile_trusts(tm
     import io
     import zipfile
 
-    from mnist_core.data.zip_directory import declared_directory
+    from mnist_core.compat.zipfile_workarounds import declared_directory
 
     assert hasattr(zipfile, "_EndRecData"), "this Python's zipfile has no _EndRecData: zip directories go unchecked"
     buffer = io.BytesIO()

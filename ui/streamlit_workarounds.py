@@ -1,8 +1,8 @@
 """Every place the app reaches into Streamlit's internals, in one module, each checked against the installed version.
 
-Written for Streamlit 1.67. `INTERNALS` names what each workaround relies on; `missing_internals()` lists what an
-installed Streamlit no longer has, and tests/test_streamlit_workarounds.py fails naming it, so that an upgrade
-cannot switch a workaround off silently.
+Verified on Streamlit 1.67 (`VERIFIED`). `INTERNALS` names what each workaround relies on;
+tests/test_library_workarounds.py fails naming what an installed Streamlit no longer has, or a version outside that
+range, so that an upgrade cannot switch a workaround off silently.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from mnist_core.compat.internals import missing_internals as internals_missing_f
 
 _log = logging.getLogger(__name__)
 
-WRITTEN_FOR = "1.67"
+VERIFIED = {"streamlit": ("1.67", "1.68")}
 # workaround -> (module, attribute path) it needs
 INTERNALS: dict[str, tuple[str, str]] = {
     "keep_keras_session": ("streamlit.runtime.scriptrunner.script_runner", "_clean_problem_modules"),

@@ -6,29 +6,25 @@ Imported only when MNIST_LIVE_RAY_ADDRESS is set: it imports Ray.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# Never start a Ray instance of its own in the web process: a call after the cluster has gone raises instead.
-os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
-
-import ray  # noqa: E402 - after the setting above
-
 import mnist_core
 from mnist_core.cluster.config import ClusterConfig
 from mnist_core.cluster.host import RunHost
+from mnist_core.compat.ray_workarounds import set_ray_environment
 from mnist_core.data.mnist import Mnist
+
+set_ray_environment()
+
+import ray  # noqa: E402 - after the settings above
 
 NAMESPACE = "mnist-live"
 PROBE_SECONDS = 3.0  # a reachable head answers a TCP connect at once
 RETRY_SECONDS = 30.0  # after a failed connection, new runs train here without trying again for this long
-# The driver exits its process when the cluster's control service has been gone this long (Ray's default: 60 s);
-# the web process must outlive its cluster, so it waits (and reports its runs lost) instead.
-os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(10 * 365 * 24 * 3600))
 
 
 class ClusterUnavailable(RuntimeError):

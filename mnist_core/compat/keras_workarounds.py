@@ -1,9 +1,9 @@
 """Every place the app reaches into Keras's or TensorFlow's internals, in one module, each checked against the install.
 
-Written for Keras 3.15 on TensorFlow 2.21. `INTERNALS` names what each workaround relies on; `missing_internals()`
-lists what the installed versions no longer have, and tests/test_keras_workarounds.py fails naming it, so that an
-upgrade cannot switch a workaround off silently. Importing this module does not import TensorFlow: the
-environment must be set before TensorFlow loads.
+Verified on Keras 3.15 and TensorFlow 2.21 (`VERIFIED`). `INTERNALS` names what each workaround relies on and
+`PROBES` checks behaviour a name does not show; tests/test_library_workarounds.py fails naming what the installed
+versions changed, so that an upgrade cannot switch a workaround off silently. Importing this module does not
+import TensorFlow: the environment must be set before TensorFlow loads.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from mnist_core.compat.internals import failed_probes
 from mnist_core.compat.internals import missing_internals as internals_missing_from
 
 if TYPE_CHECKING:
@@ -23,11 +24,11 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-WRITTEN_FOR = {"keras": "3.15", "tensorflow": "2.21"}
+VERIFIED = {"keras": ("3.15", "3.16"), "tensorflow": ("2.21", "2.22")}
 # workaround -> (module, attribute path) it needs
 INTERNALS: dict[str, tuple[str, str]] = {
     "without_replica_sum": ("keras.src.backend.tensorflow.optimizer", "TFOptimizer._all_reduce_sum_gradients"),
-    # model.optimizers.LiveMomentumSGD builds its own slots, skipping SGD.build, with the base class's helpers.
+    # live_momentum_sgd builds its own slots, skipping SGD.build, with the base class's helpers.
     "live_momentum_sgd": ("keras.optimizers", "Optimizer.add_optimizer_variables"),
     "live_momentum_sgd_index": ("keras.optimizers", "Optimizer._get_variable_index"),
     # keep_kernel_cache_bounded names every TensorFlow variable alike (tests/test_memory.py checks the result).
@@ -78,8 +79,7 @@ PROBES = {
 
 def missing_internals() -> list[str]:
     """What the installed Keras or TensorFlow lacks of INTERNALS and PROBES, as 'workaround: what'."""
-    missing = [f"{name}: {probe.__name__}" for name, probe in PROBES.items() if not probe()]
-    return missing + internals_missing_from(INTERNALS)
+    return failed_probes(PROBES) + internals_missing_from(INTERNALS)
 
 
 def set_tensorflow_environment() -> None:
@@ -142,6 +142,53 @@ def average_written_by_caller(model: keras.Model) -> Iterator[Callable[[], None]
         yield lambda: finalize(model.trainable_weights)
     finally:
         del optimizer.finalize_variable_values
+
+
+@functools.cache
+def live_momentum_sgd() -> type:
+    """Keras's SGD with its momentum in a variable, so a running job can change it without retracing.
+
+    Keras's SGD reads momentum as a Python float at trace time; this one reads a variable, with slots it builds
+    itself through the base class's helpers. Made (and registered for saving) on first use: Keras loads then.
+    """
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="mnist_live")
+    class LiveMomentumSGD(keras.optimizers.SGD):
+        """SGD whose momentum is a variable (mnist_core.compat.keras_workarounds.live_momentum_sgd)."""
+
+        def __init__(self, *args, live_momentum: bool = False, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.live_momentum = live_momentum or self.momentum != 0
+
+        def build(self, variables):
+            if self.built:
+                return
+            super(keras.optimizers.SGD, self).build(variables)  # skip SGD.build: it decides slots by momentum != 0
+            self.momentums = self.add_optimizer_variables(variables, "momentum") if self.live_momentum else []
+            self.momentum_variable = self.add_variable(
+                (), initializer=keras.initializers.Constant(self.momentum), name="live_momentum"
+            )
+
+        def get_config(self):
+            return {**super().get_config(), "live_momentum": self.live_momentum}
+
+        def update_step(self, gradient, variable, learning_rate):
+            if not self.momentums:
+                return super().update_step(gradient, variable, learning_rate)
+            learning_rate = ops.cast(learning_rate, variable.dtype)
+            gradient = ops.cast(gradient, variable.dtype)
+            momentum = ops.cast(self.momentum_variable, variable.dtype)
+            m = self.momentums[self._get_variable_index(variable)]
+            self.assign(m, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
+            if self.nesterov:
+                step = ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate))
+                self.assign_add(variable, step)
+            else:
+                self.assign_add(variable, m)
+
+    return LiveMomentumSGD
 
 
 def seed_states(model: keras.Model) -> list[keras.Variable]:

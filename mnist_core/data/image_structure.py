@@ -68,7 +68,7 @@ def _jpeg(data: bytes) -> str | None:
 
 
 def _jpeg_header(data: bytes) -> str | None:
-    """Walk the markers before the first scan as Pillow's JpegImageFile._open does, counting its steps."""
+    """Walk the markers before the first scan as Pillow's JpegImageFile._open does (compat.pillow_workarounds)."""
     pos, steps = 2, 0
     while steps <= MAX_JPEG_STEPS:
         marker_at = data.find(b"\xff", pos)

@@ -7,6 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
+from mnist_core.compat.pillow_workarounds import format_of, signature_matches
 from mnist_core.data.image_structure import exif_tiff, ifd_entries, structure_problem
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # Pillow's names; an upload in any other is refused
@@ -153,25 +154,13 @@ def _check_format(data: bytes, formats: tuple[str, ...]) -> None:
     Only the signature checks run (Pillow's `_accept` functions on the same 16 bytes Image.open gives them): the other
     formats' readers are never run, as they have none of the structure limits the accepted ones get here.
     """
-    Image.init()
     prefix = data[:16]
-    if any(_signature_matches(name, prefix) for name in formats):
+    if any(signature_matches(name, prefix) for name in formats):
         return
-    other = next((name for name in Image.ID if name not in formats and _signature_matches(name, prefix)), None)
+    other = format_of(prefix, leaving_out=formats)
     if other is None:
         raise ImageError(_not_an_image_message(formats))
     raise ImageError(f"{other} images are not accepted: upload a {_format_list(formats)} file.")
-
-
-def _signature_matches(name: str, prefix: bytes) -> bool:
-    accept = Image.OPEN.get(name, (None, None))[1]
-    if accept is None:  # formats without a signature check are never guessed
-        return False
-    try:
-        found = accept(prefix)
-    except Exception:  # a signature check that trips over 16 odd bytes has not recognised them
-        return False
-    return bool(found) and not isinstance(found, str)  # a string is Pillow's "not this format, and why"
 
 
 def _format_list(formats: tuple[str, ...]) -> str:

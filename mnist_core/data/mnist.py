@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_core.compat.zipfile_workarounds import declared_directory
 from mnist_core.data.download import DownloadError, Progress, ensure_mnist
 from mnist_core.data.npz_members import UNREADABLE, MemberError, brief, read_array
-from mnist_core.data.zip_directory import declared_directory
 
 ENV_VAR = "MNIST_NPZ_PATH"
 N_TRAIN = 55_000

@@ -3,48 +3,12 @@
 from __future__ import annotations
 
 import keras
-from keras import ops
 
-from mnist_core.compat.keras_workarounds import warm_average, without_replica_sum
+from mnist_core.compat.keras_workarounds import live_momentum_sgd, warm_average, without_replica_sum
 from mnist_core.settings import OptimizerSettings
 
-
-@keras.saving.register_keras_serializable(package="mnist_live")
-class LiveMomentumSGD(keras.optimizers.SGD):
-    """SGD whose momentum is a variable, so a running job can change it without retracing.
-
-    Keras's SGD reads momentum as a Python float at trace time; this one reads a variable.
-    """
-
-    def __init__(self, *args, live_momentum: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.live_momentum = live_momentum or self.momentum != 0
-
-    def build(self, variables):
-        if self.built:
-            return
-        super(keras.optimizers.SGD, self).build(variables)  # skip SGD.build: it decides slots by momentum != 0
-        self.momentums = self.add_optimizer_variables(variables, "momentum") if self.live_momentum else []
-        self.momentum_variable = self.add_variable(
-            (), initializer=keras.initializers.Constant(self.momentum), name="live_momentum"
-        )
-
-    def get_config(self):
-        return {**super().get_config(), "live_momentum": self.live_momentum}
-
-    def update_step(self, gradient, variable, learning_rate):
-        if not self.momentums:
-            return super().update_step(gradient, variable, learning_rate)
-        learning_rate = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
-        momentum = ops.cast(self.momentum_variable, variable.dtype)
-        m = self.momentums[self._get_variable_index(variable)]
-        self.assign(m, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
-        if self.nesterov:
-            step = ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate))
-            self.assign_add(variable, step)
-        else:
-            self.assign_add(variable, m)
+# SGD whose momentum is a variable, so a running job can change it without retracing (Keras's internals: compat).
+LiveMomentumSGD = live_momentum_sgd()
 
 
 def build_optimizer(settings: OptimizerSettings, averaging: float = 0.0) -> keras.optimizers.Optimizer:

@@ -6,7 +6,7 @@ import io
 import zipfile
 import zlib
 
-from mnist_core.data.zip_directory import declared_directory
+from mnist_core.compat.zipfile_workarounds import declared_directory
 from mnist_core.snapshots.format import (
     DIRECTORY_BYTES_PER_ENTRY,
     ENTRIES_PER_MEMBER,

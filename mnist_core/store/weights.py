@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mnist_core.compat.zipfile_workarounds import declared_directory
 from mnist_core.data.npz_members import UNREADABLE, MemberError, brief, read_array
-from mnist_core.data.zip_directory import declared_directory
 from mnist_core.model.architecture import LayerSpec
 
 DTYPES = [np.dtype("<f4"), np.dtype("<f8")]  # pack writes float32; float64 is read too
