@@ -3,8 +3,9 @@
 `config` says where the store is (an SQLite file by default, any SQLAlchemy URL from an environment variable or
 the page's secrets) and its limits; `schema` is the table and `migrations` its Alembic history, applied on first
 use by `migrate`; `record` turns an ended run into a row; `weights` packs and checks a run's weights; `text`
-bounds the names people type; `rows` checks every value read back; `store` is RunStore, the API the pages use,
-which never lets a database failure reach training. Never imports streamlit; imports Keras only to check weights
+bounds the names people type; `rows` checks every value read back; `opening` opens the database and says why it
+failed; `queries` are the statements; `store` is RunStore, the API the pages use, which never lets a database
+failure reach training. Never imports streamlit; imports Keras only to check weights
 against their layers.
 """
 

@@ -13,28 +13,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.exc import SQLAlchemyError
 
+from mnist_core.store import queries
 from mnist_core.store.config import Limits, shown_url
-from mnist_core.store.migrate import SchemaError, check_sqlite_file, upgrade
+from mnist_core.store.opening import describe_failure, open_database
 from mnist_core.store.record import RunRecord
-from mnist_core.store.rows import Listing, StoredRun, StoreError, curves_of, raw, stored, summary
+from mnist_core.store.rows import Listing, StoredRun, StoreError, curves_of, stored
 from mnist_core.store.rows import run_id as _valid_id
-from mnist_core.store.schema import NAME_CHARS, NICKNAME_CHARS, SUMMARY_COLUMNS, runs
+from mnist_core.store.schema import NAME_CHARS, NICKNAME_CHARS, runs
 from mnist_core.store.text import clean_text
 
 MAX_PENDING = 100  # runs held in memory while the database cannot be written
 MAX_LISTED = 5_000
 BOARD_SIZE = 200
 RETRY_SECONDS = 5.0  # a store that failed to open is tried again at most this often
-SQLITE_BUSY_SECONDS = 30.0
-POSTGRES_CONNECT_SECONDS = 5
 T = TypeVar("T")
 
 
@@ -103,7 +100,7 @@ class RunStore:
             if self._failed_at is not None and time.monotonic() - self._failed_at < self.retry_seconds:
                 raise StoreError(self._problem or "the run store is not available")
             try:
-                self._engine = self._open()
+                self._engine = open_database(self.url, self.location)
             except Exception as exc:  # noqa: BLE001 - a driver meeting a URL it cannot use may raise anything
                 self._failed(exc)
                 raise StoreError(self._problem) from None
@@ -111,32 +108,9 @@ class RunStore:
                 self._problem, self._failed_at = None, None
             return self._engine
 
-    def _open(self) -> Engine:
-        if self.url.get_backend_name() == "sqlite" and self.url.database in (None, "", ":memory:"):
-            # One connection for every thread: each connection to ":memory:" would be a database of its own.
-            engine = create_engine(self.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-        elif self.url.get_backend_name() == "sqlite":
-            path = Path(self.url.database)
-            check_sqlite_file(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False})
-            event.listen(engine, "connect", _sqlite_pragmas)
-        elif self.url.get_backend_name() == "postgresql":
-            engine = create_engine(
-                self.url, pool_pre_ping=True, connect_args={"connect_timeout": POSTGRES_CONNECT_SECONDS}
-            )
-        else:
-            engine = create_engine(self.url, pool_pre_ping=True)
-        try:
-            upgrade(engine, self.location)
-        except BaseException:
-            engine.dispose()
-            raise
-        return engine
-
     def _failed(self, exc: BaseException) -> None:
         """Remember why (under self._lock); drop the engine so the next attempt opens the database afresh."""
-        self._problem = _describe(exc, self.location)
+        self._problem = describe_failure(exc, self.location)
         self._failed_at = time.monotonic()
         if self._engine is not None:
             self._engine.dispose()
@@ -183,7 +157,7 @@ class RunStore:
                     row = self._pending[0]
                 with engine.begin() as connection:
                     last = connection.execute(insert(runs).values(**row)).inserted_primary_key[0]
-                    self._trim(connection, row["owner"])
+                    queries.trim(connection, row["owner"], self.limits)
                 with self._lock:
                     self._pending.popleft()
         except SQLAlchemyError as exc:
@@ -193,17 +167,6 @@ class RunStore:
         with self._lock:
             self._problem, self._failed_at = None, None
         return last
-
-    def _trim(self, connection: Connection, owner: str) -> None:
-        """Delete the oldest runs beyond the limits, unshared ones first: the owner's, then everyone's."""
-        for where, limit in ((runs.c.owner == owner, self.limits.per_browser), (None, self.limits.total)):
-            count = select(func.count()).select_from(runs)
-            victims = select(runs.c.id).order_by(runs.c.shared, runs.c.created_at, runs.c.id)
-            if where is not None:
-                count, victims = count.where(where), victims.where(where)
-            over = connection.execute(count).scalar_one() - limit
-            if over > 0:
-                connection.execute(delete(runs).where(runs.c.id.in_(victims.limit(over).scalar_subquery())))
 
     def _change(self, statement) -> bool:
         def run(connection: Connection) -> bool:
@@ -217,8 +180,7 @@ class RunStore:
         found = _valid_id(given)
         if found is None:
             return False
-        where = (runs.c.id == found, runs.c.owner == owner)
-        return self._change(delete(runs).where(*where) if values is None else update(runs).where(*where).values(values))
+        return self._change(queries.change(found, owner, values))
 
     def delete(self, run_id: int, owner: str) -> bool:
         """Delete one of `owner`'s runs; False when it is not theirs (or gone)."""
@@ -254,25 +216,20 @@ class RunStore:
 
     def runs(self, owner: str, limit: int = MAX_LISTED) -> Listing:
         """`owner`'s runs, newest first; `unreadable` counts the rows skipped because a value in them is not valid."""
-        query = _summary_query().where(runs.c.owner == owner).order_by(runs.c.created_at.desc(), runs.c.id.desc())
-        return self._use(lambda c: _listing(c.execute(query.limit(limit))))
+        return self._use(lambda c: queries.listing(c.execute(queries.owners_runs(owner, limit))))
 
     def board(self, limit: int = BOARD_SIZE) -> Listing:
         """Everyone's shared runs, best test accuracy first (`unreadable` as for `runs`)."""
-        query = _summary_query().where(runs.c.shared.is_(True))
-        query = query.order_by(runs.c.test_accuracy.desc().nulls_last(), runs.c.shared_at, runs.c.id).limit(limit)
-        return self._use(lambda c: _listing(c.execute(query)))
+        return self._use(lambda c: queries.listing(c.execute(queries.board(limit))))
 
     def get(self, run_id: int) -> StoredRun | None:
         """The run `run_id` with everything; None when there is none, the id is not one, or a value is not valid."""
         found = _valid_id(run_id)
         if found is None:
             return None
-        query = _summary_query().add_columns(*raw([runs.c.layers, runs.c.curves, runs.c.weights]))
-        query = query.where(runs.c.id == found)
 
         def read(connection: Connection) -> StoredRun | None:
-            row = connection.execute(query).first()
+            row = connection.execute(queries.one_run(found)).first()
             return None if row is None else stored(row)
 
         return self._use(read)
@@ -283,48 +240,9 @@ class RunStore:
         ids = {found for found in map(_valid_id, given) if found is not None}
         if not ids:
             return {}
-        query = select(*raw([runs.c.id, runs.c.curves])).where(runs.c.id.in_(sorted(ids)))
+        query = queries.curves(sorted(ids))
         return self._use(lambda c: dict(found for found in map(curves_of, c.execute(query)) if found is not None))
 
     def count(self, owner: str | None = None) -> int:
         """How many runs (`owner`'s, or everyone's) can be read: rows with a value that is not valid are left out."""
-        query = _summary_query()
-        if owner is not None:
-            query = query.where(runs.c.owner == owner)
-        return self._use(lambda c: len(_listing(c.execute(query))))
-
-
-def _summary_query():
-    return select(*raw([*SUMMARY_COLUMNS, runs.c.weights.is_not(None).label("has_weights")]))
-
-
-def _listing(rows: Any) -> Listing:
-    listing = Listing()
-    for row in rows:
-        found = summary(row)
-        if found is None:
-            listing.unreadable += 1
-        else:
-            listing.append(found)
-    return listing
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    """WAL lets pages read while a run is written; a writer waits for another instead of failing at once."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
-    cursor.close()
-
-
-def _describe(exc: BaseException, where: str) -> str:
-    """A one-paragraph reason for the page: the schema check's own message, else the database's first line."""
-    if isinstance(exc, SchemaError):
-        return str(exc)
-    detail = getattr(exc, "orig", None) or exc
-    first = (str(detail).strip().splitlines() or [type(detail).__name__])[0][:300]
-    first = first.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate would break the page
-    if isinstance(exc, (ImportError, NoSuchModuleError)):
-        return f"The run store at {where} needs a driver that is not installed here: {first}."
-    return f"The run store at {where} cannot be used: {first}."
+        return self._use(lambda c: len(queries.listing(c.execute(queries.counted(owner)))))
