@@ -16,6 +16,8 @@ from mnist_core.runtime.queue import JobQueue
 from mnist_core.settings import TrainSettings
 from mnist_core.training.status import Status
 
+CONTROLS = ("pause", "resume", "stop")  # what a page may ask of a run on the cluster, beside changing its settings
+
 
 class RunHost:
     """A TrainingJob (`kind` "job") or a Race (`kind` "race") built from `options` on `data`, in this process."""
@@ -41,14 +43,10 @@ class RunHost:
         self._run.start()
         return where_am_i()
 
-    def pause(self) -> None:
-        self._run.pause()
-
-    def resume(self) -> None:
-        self._run.resume()
-
-    def stop(self) -> None:
-        self._run.stop()
+    def control(self, action: str) -> None:
+        """Pause, resume or stop the run, as the page asked (any other action is ignored)."""
+        if action in CONTROLS:
+            getattr(self._run, action)()
 
     def change(self, settings: TrainSettings):
         """The job's ChangeReport and its settings afterwards."""

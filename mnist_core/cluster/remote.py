@@ -111,14 +111,14 @@ class RemoteRun(RunHandle):
         self._thread.start()
 
     def pause(self) -> None:
-        self._command("pause")
+        self._command("control", "pause")
 
     def resume(self) -> None:
-        self._command("resume")
+        self._command("control", "resume")
 
     def stop(self) -> None:
         self._stop.set()
-        self._command("stop")
+        self._command("control", "stop")
 
     @property
     def where(self) -> str:
@@ -209,7 +209,7 @@ class RemoteRun(RunHandle):
                 return
             if self._stop.is_set():
                 if stop_since is None:  # again: a stop pressed while the run was being placed was not sent
-                    self._host.stop.remote()
+                    self._host.control.remote("stop")
                 stop_since = stop_since or time.monotonic()
                 if time.monotonic() - stop_since > STOP_GRACE_SECONDS:
                     self.state.update(status=Status.STOPPED, message="Stopped.")
