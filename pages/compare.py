@@ -13,6 +13,7 @@ from mnist_core.runtime.queue import get_queue
 from mnist_core.settings import OPTIMIZERS, TrainSettings, shown
 from mnist_core.training.contestants import (
     COLUMNS,
+    EVAL_EVERY,
     MAX_CONTESTANTS,
     RACE_MEMORY_BUDGET_BYTES,
     check_race,
@@ -20,7 +21,7 @@ from mnist_core.training.contestants import (
     default_contestants,
     validate_contestants,
 )
-from mnist_core.training.race import EVAL_EVERY, Race
+from mnist_core.training.race import Race
 from mnist_core.training.race_results import summary_text
 from mnist_core.training.status import Status
 from ui.lifecycle import session_owner

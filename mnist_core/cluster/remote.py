@@ -22,10 +22,9 @@ from mnist_core.cluster.connection import Cluster, Placement
 from mnist_core.data.mnist import Mnist
 from mnist_core.model.architecture import PRESETS, LayerSpec
 from mnist_core.settings import TrainSettings
-from mnist_core.training.contestants import Contestant
+from mnist_core.training.contestants import Contestant, RacePlan
 from mnist_core.training.handle import RunHandle
-from mnist_core.training.race import EVAL_EVERY, RaceView
-from mnist_core.training.race_results import ContestantResult, TrainedContestant, results_of
+from mnist_core.training.race_results import ContestantResult, RaceView, TrainedContestant, results_of
 from mnist_core.training.run_state import RunState, RunView
 from mnist_core.training.status import Status
 
@@ -308,33 +307,15 @@ class RemoteRace(RemoteRun):
 
     kind = "race"
 
-    def __init__(
-        self,
-        cluster: Cluster,
-        contestants: list[Contestant],
-        data: Mnist,
-        layers: list[LayerSpec] | None = None,
-        seed: int = 0,
-        budget_examples: int | None = None,
-        eval_every_examples: int = EVAL_EVERY,
-        crops: int = 4,
-    ):
-        self.contestants = list(contestants)
-        self.layers = layers if layers is not None else PRESETS["convnetjs"]
-        self.seed, self.crops = seed, crops
-        self.budget_examples = budget_examples if budget_examples is not None else len(data.train)
-        names = [c.name for c in contestants]
+    def __init__(self, cluster: Cluster, contestants: list[Contestant], data: Mnist, *plan: object, **options: object):
+        """`plan` and `options` as Race takes them (RacePlan.of's arguments)."""
+        race = RacePlan.of(contestants, data, *plan, **options)
+        self.contestants, self.layers, self.seed = list(race.contestants), race.layers, race.seed
+        self.crops, self.budget_examples = race.crops, race.budget_examples
+        names = [c.name for c in race.contestants]
         waiting = RaceView(Status.QUEUED, "", self.budget_examples, 0.0, dict.fromkeys(names, Status.WAITING),
                            {n: () for n in names}, 1)  # fmt: skip
-        options = {
-            "contestants": self.contestants,
-            "layers": self.layers,
-            "seed": seed,
-            "budget_examples": self.budget_examples,
-            "eval_every_examples": eval_every_examples,
-            "crops": crops,
-        }
-        super().__init__(cluster, data, options, waiting)
+        super().__init__(cluster, data, race.options(), waiting)
 
     def results(self) -> list[ContestantResult]:
         return results_of(self.contestants, self.view())

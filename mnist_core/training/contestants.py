@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mnist_core.model.architecture import LayerSpec
+from mnist_core.data.mnist import Mnist
+from mnist_core.model.architecture import PRESETS, LayerSpec
 from mnist_core.model.budget import STEP_MEMORY_BUDGET_BYTES, check_step_memory, model_memory_bytes, step_memory_bytes
 from mnist_core.settings import (
     OPTIMIZERS,
@@ -26,6 +27,7 @@ COLUMNS = ("name", "optimizer", "learning_rate", "momentum", "rho", "beta_1", "b
 COLUMNS += ("batch_size", "weight_decay", "averaging")
 # Every contestant's model stays in memory for the whole race, and the contestants train in turn in one slot.
 MAX_CONTESTANTS = 12
+EVAL_EVERY = 5_000  # examples each contestant trains between two evaluations of all, by default
 TOO_MANY_ROWS = f"a race takes at most {MAX_CONTESTANTS} contestants: only the first {MAX_CONTESTANTS} rows race."
 MAX_NAME_CHARS = 40
 # A race may hold as much memory as one training step may (mnist_core.model.budget): models plus one step at a time.
@@ -165,3 +167,50 @@ def contestant_rows(contestants: list[Contestant]) -> list[dict[str, Any]]:
         row.update(batch_size=c.batch_size, weight_decay=c.weight_decay, averaging=c.averaging)
         rows.append(row)
     return rows
+
+
+@dataclass(frozen=True)
+class RacePlan:
+    """What a race trains, wherever it trains: its contestants, the network, the seed, each contestant's budget of
+    examples, how often all are evaluated, and the crops per prediction."""
+
+    contestants: tuple[Contestant, ...]
+    layers: list[LayerSpec]
+    seed: int
+    budget_examples: int
+    eval_every_examples: int
+    crops: int
+
+    @classmethod
+    def of(
+        cls,
+        contestants: list[Contestant],
+        data: Mnist,
+        layers: list[LayerSpec] | None = None,
+        seed: int = 0,
+        budget_examples: int | None = None,
+        eval_every_examples: int = EVAL_EVERY,
+        crops: int = 4,
+    ) -> RacePlan:
+        """The plan, checked before anything is built (ValueError naming the problem); defaults: the ConvNetJS net,
+        one pass over the training set each."""
+        names = [c.name for c in contestants]
+        if not contestants or len(set(names)) != len(names):
+            raise ValueError("a race needs at least one contestant and unique names")
+        layers = layers if layers is not None else PRESETS["convnetjs"]
+        problem = check_race(list(contestants), layers)
+        if problem:
+            raise ValueError(problem)
+        budget = budget_examples if budget_examples is not None else len(data.train)
+        return cls(tuple(contestants), layers, seed, budget, eval_every_examples, crops)
+
+    def options(self) -> dict[str, Any]:
+        """The plan as Race's keyword arguments (for a race built in another process)."""
+        return {
+            "contestants": list(self.contestants),
+            "layers": self.layers,
+            "seed": self.seed,
+            "budget_examples": self.budget_examples,
+            "eval_every_examples": self.eval_every_examples,
+            "crops": self.crops,
+        }

@@ -12,10 +12,9 @@ import numpy as np
 
 from mnist_core.compat.keras_workarounds import seed_states
 from mnist_core.data.mnist import Mnist
-from mnist_core.model.architecture import PRESETS, LayerSpec
 from mnist_core.model.predict import accuracy
 from mnist_core.runtime.queue import JobQueue
-from mnist_core.training.contestants import Contestant, check_race
+from mnist_core.training.contestants import Contestant, RacePlan
 from mnist_core.training.engine import Engine
 from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
 from mnist_core.training.race_results import (
@@ -29,8 +28,6 @@ from mnist_core.training.race_results import (
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import RunState
 from mnist_core.training.status import Status
-
-EVAL_EVERY = 5_000
 
 
 class ContestantRun:
@@ -85,28 +82,17 @@ class Race(BackgroundRun):
         self,
         contestants: list[Contestant],
         data: Mnist,
-        layers: list[LayerSpec] | None = None,
-        seed: int = 0,
-        budget_examples: int | None = None,
-        eval_every_examples: int = EVAL_EVERY,
-        crops: int = 4,
-        *,
+        *plan: object,
         queue: JobQueue | None = None,
         pool: ModelPool | None = None,
+        **options: object,
     ):
-        names = [c.name for c in contestants]
-        if not contestants or len(set(names)) != len(names):
-            raise ValueError("a race needs at least one contestant and unique names")
-        self.layers = layers if layers is not None else PRESETS["convnetjs"]
-        problem = check_race(contestants, self.layers)  # before anything is built
-        if problem:
-            raise ValueError(problem)
-        self.contestants = list(contestants)
+        """`plan` and `options`: the rest of RacePlan.of's arguments (layers, seed, budget, evaluation, crops)."""
+        self.plan = RacePlan.of(contestants, data, *plan, **options)
+        self.contestants, self.layers, self.seed = list(self.plan.contestants), self.plan.layers, self.plan.seed
+        self.budget_examples, self.crops = self.plan.budget_examples, self.plan.crops
+        self.eval_every_examples = self.plan.eval_every_examples
         self.data = data
-        self.seed = seed
-        self.budget_examples = budget_examples if budget_examples is not None else len(data.train)
-        self.eval_every_examples = eval_every_examples
-        self.crops = crops
         self.state = RunState(epochs=0, total_examples=self.budget_examples * len(contestants))
         self.runners = [ContestantRun(c, self.budget_examples) for c in contestants]
         self._pool = pool if pool is not None else get_pool()
