@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
-from mnist_core.store import queries
+import mnist_core.store.queries as queries
 from mnist_core.store.config import Limits, shown_url
 from mnist_core.store.opening import describe_failure, open_database
 from mnist_core.store.record import RunRecord
