@@ -40,9 +40,9 @@ def runs_page() -> None:
         st.warning(f"**Runs are not being saved now.** {literal(problem)}", icon=":material/cloud_off:")
     mine_tab, board_tab = st.tabs(["Your runs", "Class board"])
     with mine_tab:
-        _read(lambda: _your_runs(store, owner, _shown_runs(store.runs(owner))))
+        _read(lambda: _your_runs(store, owner, _shown_runs(store.runs(owner))), problem)
     with board_tab:
-        _read(lambda: _board(store, _shown_runs(store.board())))
+        _read(lambda: _board(store, _shown_runs(store.board())), problem)
 
 
 def _shown_runs(listing: list[RunSummary]) -> list[RunSummary]:
@@ -58,11 +58,13 @@ def _shown_runs(listing: list[RunSummary]) -> list[RunSummary]:
     return listing
 
 
-def _read(draw) -> None:
+def _read(draw, problem: str | None) -> None:
+    """Draw a tab from the store; if it cannot be read, say why (or point at the reason already shown above)."""
     try:
         draw()
     except StoreError as exc:
-        st.error(f"**The run history cannot be read.** {literal(str(exc))}", icon=":material/error:")
+        why = "See why above." if problem and str(exc) in problem else literal(str(exc))
+        st.error(f"**The run history cannot be read.** {why}", icon=":material/error:")
 
 
 def _flash() -> None:
