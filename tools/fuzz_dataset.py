@@ -12,7 +12,6 @@ issue's hostile files costs (a 2 GiB bomb, a header declaring 10^13 elements as 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -36,7 +35,7 @@ from hypothesis import given
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
-from tools.fuzzing import long_run
+from tools.fuzzing import fuzz_arguments, long_run
 
 _REPO = Path(__file__).resolve().parent.parent
 SMALL = {
@@ -425,9 +424,7 @@ def costs() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=1000, help="mutated npz files to try (default 1000)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: Hypothesis's fixed order)")
+    parser = fuzz_arguments(__doc__.splitlines()[0], "mutated npz files")
     parser.add_argument("--costs", action="store_true", help="measure the real file and the hostile ones instead")
     args = parser.parse_args(argv)
     print(json.dumps(costs() if args.costs else fuzz(args.examples, args.seed), indent=1))

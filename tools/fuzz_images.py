@@ -14,7 +14,6 @@ kinds) cost to decode and preprocess; `--repo PATH` runs that against another ch
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -38,7 +37,7 @@ from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from tools.fuzzing import long_run
+from tools.fuzzing import fuzz_arguments, long_run
 
 _REPO = Path(__file__).resolve().parent.parent
 CPU_SECONDS = 5.0  # per input; the largest accepted image (25 megapixels) decodes in about a second
@@ -301,14 +300,20 @@ def reset_peak() -> None:
 def decode_and_preprocess(data: bytes) -> str:
     """What the Draw page would show: 'read', 'refused: <ImageError>' or 'no digit: <message>'."""
     from mnist_core.data.images import ImageError, decode_image_with_notes
-    from mnist_core.data.preprocess import BlankImageError, TooLittleInkError, preprocess
 
     try:
         image, _ = decode_image_with_notes(data)
     except ImageError as exc:
         return f"refused: {exc}"
+    return read_digit(image, "decode_image_with_notes")
+
+
+def read_digit(image: np.ndarray, decoder: str) -> str:
+    """'read' or 'no digit: <message>' for a decoded RGBA image; AssertionError if either step broke its promise."""
+    from mnist_core.data.preprocess import BlankImageError, TooLittleInkError, preprocess
+
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 4:
-        raise AssertionError(f"decode_image_with_notes returned {image.dtype} {image.shape}")
+        raise AssertionError(f"{decoder} returned {image.dtype} {image.shape}")
     try:
         stages = preprocess(image)
     except (BlankImageError, TooLittleInkError) as exc:
@@ -556,9 +561,7 @@ def costs(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=1000, help="mutated images to try (default 1000)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: Hypothesis's fixed order)")
+    parser = fuzz_arguments(__doc__.splitlines()[0], "mutated images")
     parser.add_argument("--costs", action="store_true", help="measure the hostile files instead")
     parser.add_argument("--repo", type=Path, default=_REPO, help="checkout whose mnist_core --costs measures")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per hostile file for --costs")

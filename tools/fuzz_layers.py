@@ -12,7 +12,6 @@ also built and trained one step in Keras (the kernels' own limits: int32 strides
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import time
@@ -39,7 +38,7 @@ from mnist_core.model.architecture import (
 )
 from mnist_core.model.budget import check_step_memory, model_memory_bytes, step_memory_bytes
 from mnist_core.model.layer_table import COLUMNS, layers_from_rows, table_rows
-from tools.fuzzing import long_run, within_bounds
+from tools.fuzzing import fuzz_arguments, long_run, within_bounds
 
 CPU_SECONDS = 2.0  # per input; each takes well under a millisecond
 PEAK_MB = 16  # traced allocations per input, beyond the input itself
@@ -292,9 +291,7 @@ def _fuzz_kind(kind: str, examples: int, seed: int | None, failures: list, netwo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=1000, help="inputs of each kind to try (default 1000)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: Hypothesis's fixed order)")
+    parser = fuzz_arguments(__doc__.splitlines()[0], "inputs of each kind")
     parser.add_argument("--build", type=int, default=0, help="valid networks of each kind to train in Keras")
     args = parser.parse_args(argv)
     print(json.dumps(fuzz(args.examples, args.seed, args.build), indent=1))

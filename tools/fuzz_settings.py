@@ -14,7 +14,6 @@ traced allocations per input. Store settings are never opened: no file is made a
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -34,7 +33,7 @@ from mnist_core.settings import FIELDS, OPTIMIZERS, SettingsError, TrainSettings
 from mnist_core.store import RunRecord, RunStore, StoreError, store_config
 from mnist_core.store.config import ENV_VAR, LIMIT_SPECS, MAX_SHOWN_CHARS, SECRETS_SOURCE, URL_PARTS, Limits
 from mnist_core.training.contestants import COLUMNS, MAX_CONTESTANTS, Contestant, check_race, validate_contestants
-from tools.fuzzing import long_run, within_bounds
+from tools.fuzzing import fuzz_arguments, long_run, within_bounds
 from ui.query_settings import PARAMS, link_params, read_link, widget_state
 
 CPU_SECONDS = 2.0  # per input: far more than any input needs, so only a runaway fails
@@ -321,9 +320,7 @@ def _fuzz_kind(kind: str, examples: int, seed: int | None, failures: list[dict[s
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=1000, help="inputs of each kind to try (default 1000)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: Hypothesis's fixed order)")
+    parser = fuzz_arguments(__doc__.splitlines()[0], "inputs of each kind")
     args = parser.parse_args(argv)
     print(json.dumps(fuzz(args.examples, args.seed), indent=1))
 

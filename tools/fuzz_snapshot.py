@@ -12,7 +12,6 @@ process: a snapshot whose weights file holds 100,000 tiny HDF5 datasets, and a z
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import re
@@ -33,7 +32,7 @@ from hypothesis import given
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
-from tools.fuzzing import long_run
+from tools.fuzzing import fuzz_arguments, long_run
 
 # Every kind of layer field (window, stride, padding, rate) for the mutations to reach; 2,458 weights.
 SMALL_NET = [
@@ -367,9 +366,7 @@ def costs() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=300, help="mutated snapshots to try (default 300)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: Hypothesis's fixed order)")
+    parser = fuzz_arguments(__doc__.splitlines()[0], "mutated snapshots", 300)
     parser.add_argument("--costs", action="store_true", help="measure the two hostile files instead")
     args = parser.parse_args(argv)
     print(json.dumps(costs() if args.costs else fuzz(args.examples, args.seed), indent=1))

@@ -9,7 +9,6 @@ raise, within CPU_SECONDS of CPU and PEAK_MB of traced allocations per input.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sqlite3
@@ -32,7 +31,7 @@ from mnist_core.store.curves import series
 from mnist_core.store.rows import MAX_ID
 from mnist_core.store.schema import RUNS_TABLE, runs
 from mnist_core.store.table import board_table, runs_table
-from tools.fuzzing import long_run, within_bounds
+from tools.fuzzing import fuzz_arguments, long_run, within_bounds
 
 CPU_SECONDS = 2.0  # per input: a few rows are read in milliseconds
 PEAK_MB = 32  # traced allocations per input
@@ -252,9 +251,7 @@ def fuzz(examples: int, seed: int | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=1000, help="inputs to try (default 1000)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: Hypothesis's fixed order)")
+    parser = fuzz_arguments(__doc__.splitlines()[0], "inputs")
     args = parser.parse_args(argv)
     print(json.dumps(fuzz(args.examples, args.seed), indent=1))
 

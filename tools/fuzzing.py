@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 import traceback
 import tracemalloc
@@ -43,3 +44,11 @@ def within_bounds(check: Callable[[], T], cpu_seconds: float, peak_mb: float) ->
     if seconds > cpu_seconds or peak > peak_mb * 2**20:
         return None, {"error": f"cost {seconds:.2f} s of CPU and {peak / 2**20:.1f} MB"}
     return result, None
+
+
+def fuzz_arguments(about: str, what: str, default: int = 1000) -> argparse.ArgumentParser:
+    """The command line every fuzzer starts from: --examples and --seed (a fuzzer adds its own options)."""
+    parser = argparse.ArgumentParser(description=about)
+    parser.add_argument("--examples", type=int, default=default, help=f"{what} to try (default {default})")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: Hypothesis's fixed order)")
+    return parser
