@@ -30,10 +30,13 @@ def _training(job, examples: int = 100) -> None:
     assert not job.view().final, job.view().message
 
 
-def test_a_run_waits_for_a_free_worker_and_an_ended_session_leaves_no_actor(tiny, on_cluster):
+def test_a_run_waits_for_a_free_worker_and_an_ended_session_leaves_no_actor(mnist, tiny, on_cluster):
     from ui.lifecycle import SessionOwner
 
-    first, second = _job(tiny), _job(tiny)  # each asks for the head's 2 CPUs: the second waits for the first
+    # Each asks for the head's 2 CPUs: the second waits for the first. The first trains on all of MNIST, so it is
+    # still training when the second is looked at (100 epochs of the tiny set can end within a busy machine's
+    # polling delay, and the second then gets the worker).
+    first, second = _job(mnist), _job(tiny)
     _training(first)
     snap = second.view()
     assert snap.status == "queued" and snap.queue_position == 1 and "waiting for a worker" in second.where
