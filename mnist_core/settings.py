@@ -227,13 +227,12 @@ def settings_change(old: TrainSettings, new: TrainSettings) -> SettingsChange:
     groups: dict[Applies, dict[str, Any]] = {when: {} for when in Applies}
     same_optimizer = old.optimizer.name == new.optimizer.name
     for name, spec in FIELDS.items():
-        in_params = name in new.optimizer.params
-        if in_params and not same_optimizer:
-            continue
-        if in_params or not hasattr(new, name):
+        if name in RUN_FIELDS:
+            before, after = getattr(old, name), getattr(new, name)
+        elif same_optimizer:  # another optimizer's parameters are its own, not changes
             before, after = old.optimizer.params.get(name), new.optimizer.params.get(name)
         else:
-            before, after = getattr(old, name), getattr(new, name)
+            continue
         if after is not None and before != after:
             groups[spec.applies][name] = after
     new_run += list(groups[Applies.NEW_RUN])

@@ -100,7 +100,6 @@ class Engine(keras.callbacks.Callback):
         self.planned_examples = planned_examples
         self._assigned: dict[str, float] = {}  # what the optimizer's variables hold, as last set from `live`
         self._steps = 0  # Steps taken (RunState.request_step)
-        self._offset = 0  # where the current fit call started in the examples fit was given
 
     @property
     def train_seconds(self) -> float:
@@ -143,7 +142,7 @@ class Engine(keras.callbacks.Callback):
 
     def _fit_until_halted(self, x: np.ndarray, y: np.ndarray, start: int) -> int:
         """Keras's fit on the examples from `start` until they are done or a pause or stop ends it; where it ended."""
-        self._offset, self._chunk = start, len(y) - start
+        self._chunk = len(y) - start
         before = self.examples
         # fit on a tf.data chunk trains ~2x faster than a loop of train_on_batch (measured on 2 cores).
         self.keras_model.fit(
