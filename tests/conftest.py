@@ -61,6 +61,16 @@ def wait_until(predicate, timeout: float = 120.0, step: float = 0.05) -> bool:
     raise AssertionError("condition not reached in time")
 
 
+def counted(calls: dict[str, int], name: str, function):
+    """`function`, adding each call to calls[name] (a page must do some work once per input, not per rerun)."""
+
+    def wrapper(*args, **kwargs):
+        calls[name] += 1
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
 @pytest.fixture
 def served_mnist(monkeypatch, tmp_path):
     """The shared MNIST file served on loopback as the download, Keras's cache in tmp_path, no file given."""

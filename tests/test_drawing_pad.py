@@ -13,7 +13,7 @@ import ui.drawing_pad as pad
 from mnist_core.charts.drawing import explanation_html
 from mnist_core.data.drawing_value import MAX_URL_CHARS, DrawingError, decode_pad_value
 from mnist_core.data.preprocess import preprocess
-from tests.conftest import REPO
+from tests.conftest import REPO, counted
 from tests.test_app import _navigation_pages_only  # noqa: F401 - a fixture (autouse): pages through st.navigation
 from tools import fuzz_pad
 from tools.fuzz_images import encode, seven
@@ -127,23 +127,18 @@ def test_costly_files_in_a_png_data_url_cost_nothing(name, no_parsing):
 
 
 def test_the_same_value_is_decoded_once_and_gives_the_same_array(monkeypatch):
-    calls = []
-
-    def counted(value, size):
-        calls.append(value)
-        return decode_pad_value(value, size)
-
-    monkeypatch.setattr(pad, "decode_pad_value", counted)
+    calls = {"decode": 0}
+    monkeypatch.setattr(pad, "decode_pad_value", counted(calls, "decode", decode_pad_value))
     store: dict = {}
     drawing = {"png": _url(_seven()), "strokes": 1}
     first, problem = pad.decoded_once(drawing, SIZE, store, "slot")
     again, _ = pad.decoded_once(dict(drawing, strokes=1), SIZE, store, "slot")
-    assert problem is None and again is first and len(calls) == 1  # so the page also preprocesses it once
+    assert problem is None and again is first and calls["decode"] == 1  # so the page also preprocesses it once
     hostile = {"png": fuzz_pad.hostile_values()["4096x4096 PNG with one stroke"]}
     for _ in range(3):
         image, problem = pad.decoded_once(hostile, SIZE, store, "slot")
         assert image is None and "4096 x 4096" in problem
-    assert len(calls) == 2
+    assert calls["decode"] == 2
     assert pad.decoded_once(drawing, SIZE, store, "slot")[0] is not first  # a new value replaces the old one
     assert pad.decoded_once(None, SIZE, store, "slot") == (None, None)
 
@@ -166,16 +161,9 @@ def test_the_draw_page_says_when_the_pad_value_is_not_a_drawing_and_decodes_each
     sent = {"drawing": {"png": fuzz_pad.hostile_values()["8x8 PNG with a zTXt of compression method 5 after IDAT"]}}
     calls = {"decode": 0, "preprocess": 0}
 
-    def counted(name, function):
-        def wrapper(*args, **kwargs):
-            calls[name] += 1
-            return function(*args, **kwargs)
-
-        return wrapper
-
     monkeypatch.setattr(pad, "_component", lambda: lambda **kwargs: dict(sent))  # what the browser sent
-    monkeypatch.setattr(pad, "decode_pad_value", counted("decode", decode_pad_value))
-    monkeypatch.setattr(prep, "preprocess", counted("preprocess", prep.preprocess))
+    monkeypatch.setattr(pad, "decode_pad_value", counted(calls, "decode", decode_pad_value))
+    monkeypatch.setattr(prep, "preprocess", counted(calls, "preprocess", prep.preprocess))
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
     at.run()
     at.switch_page("pages/draw.py").run()

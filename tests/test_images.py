@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from mnist_core.data.images import ANIMATED_NOTE, ImageError, decode_image, decode_image_with_notes
 from mnist_core.data.preprocess import BlankImageError, preprocess
-from tests.conftest import REPO
+from tests.conftest import REPO, counted
 from tests.test_app import _navigation_pages_only  # noqa: F401 - a fixture (autouse): pages through st.navigation
 from tools import fuzz_images as fuzz
 
@@ -429,15 +429,8 @@ def test_the_draw_page_decodes_and_preprocesses_an_upload_once(monkeypatch):
 
     calls = {"decode": 0, "preprocess": 0}
 
-    def counted(name, function):
-        def wrapper(*args, **kwargs):
-            calls[name] += 1
-            return function(*args, **kwargs)
-
-        return wrapper
-
-    monkeypatch.setattr(images, "decode_image_with_notes", counted("decode", images.decode_image_with_notes))
-    monkeypatch.setattr(prep, "preprocess", counted("preprocess", prep.preprocess))
+    monkeypatch.setattr(images, "decode_image_with_notes", counted(calls, "decode", images.decode_image_with_notes))
+    monkeypatch.setattr(prep, "preprocess", counted(calls, "preprocess", prep.preprocess))
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
     at.run()
     at.switch_page("pages/draw.py").run()
