@@ -1,4 +1,5 @@
-"""Shared fixtures: the real MNIST (from $MNIST_NPZ_PATH or the shared copy next to the repo) and small slices of it."""
+"""Shared fixtures: the real MNIST (from $MNIST_NPZ_PATH, the shared copy next to the repo, or the app's own download)
+and small slices of it; the markers of the test directories."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ os.environ.setdefault("MNIST_LIVE_RUNS", os.path.join(tempfile.mkdtemp(prefix="m
 import mnist_core  # noqa: F401 - sets TensorFlow's environment before anything imports it
 from mnist_core.data import download
 from mnist_core.data import mnist as data
-from mnist_core.data.mnist import ENV_VAR, Mnist, Split, load_mnist
+from mnist_core.data.mnist import ENV_VAR, DatasetError, Mnist, Split, load_mnist
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist.npz"
@@ -29,11 +30,34 @@ if not os.environ.get(ENV_VAR) and SHARED_MNIST.is_file():
     os.environ[ENV_VAR] = str(SHARED_MNIST)
 
 
+# The directories whose tests need more than Python: `-m "not browser and not cluster"` leaves them out.
+DIRECTORY_MARKERS = ("browser", "cluster")  # each the name of a directory under tests/ and of its marker
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test under tests/browser and tests/cluster by its directory, so `-m` can select them."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        path = item.path.resolve()
+        directory = path.relative_to(tests).parts[0] if path.is_relative_to(tests) else None
+        if directory in DIRECTORY_MARKERS:
+            item.add_marker(directory)
+
+
+def load_test_mnist() -> Mnist:
+    """MNIST through the app's own loader: $MNIST_NPZ_PATH if set, else Keras's download and cache.
+
+    A failure fails the test with the loader's own message, which says what to fix.
+    """
+    try:
+        return load_mnist()
+    except DatasetError as exc:
+        pytest.fail(f"MNIST could not be loaded: {exc}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def mnist() -> Mnist:
-    if not os.environ.get(ENV_VAR):
-        pytest.fail(f"Set {ENV_VAR} to a local mnist.npz: these machines cannot download MNIST.")
-    return load_mnist()
+    return load_test_mnist()
 
 
 def small(data: Mnist, n_train: int, n_test: int = 500) -> Mnist:
