@@ -148,7 +148,7 @@ class OptimizerKind:
 
 
 # Adadelta at learning rate 3.0: the paper's and ConvNetJS's 1.0 needs twice the examples to 99% at batch 128
-# (README, "The default run"); Keras's own default of 0.001 barely trains.
+# (docs/performance.md, "The default run"); Keras's own default of 0.001 barely trains.
 OPTIMIZERS: dict[str, OptimizerKind] = {
     "adadelta": OptimizerKind("Adadelta", {"learning_rate": 3.0, "rho": 0.95, "epsilon": 1e-6}),
     "sgd": OptimizerKind("SGD", {"learning_rate": 0.01}),

@@ -1,7 +1,8 @@
 """The Draw page's drawing pad: a small Streamlit component (components v2) that sends the drawing as the pen lifts.
 
 It replaced streamlit-drawable-canvas there, whose frontend waits 200 ms after each stroke before sending it
-(a fixed debounce in its bundle): more than the Draw page's whole budget from mouse-up to answer (README, Draw page).
+(a fixed debounce in its bundle): more than the Draw page's whole budget from mouse-up to answer
+(docs/architecture.md, "Dependencies").
 Mouse, pen and touch all arrive as pointer events; Undo and Clear are the pad's own buttons.
 """
 

@@ -56,7 +56,7 @@ def teachers_page() -> None:
     shown = [f"{_LABELS[name]} = {value}" for name, value in link_params(settings).items()]
     st.caption(
         "Settings the link carries (the rest are defaults): " + (", ".join(shown) if shown else "none, all defaults")
-        + ". The README's “Lesson links” section describes the format."
+        + ". docs/teaching.md in the repository describes the format."
     )  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """HTML for the Draw page's explanations: every crop with its vote, and the preprocessing stages.
 
 One HTML block with the pictures inline (PNG data URIs) arrives in the same message as the answer, instead of a
-dozen image elements the browser fetches one by one afterwards (README, Draw page: the measurement).
+dozen image elements the browser fetches one by one afterwards (docs/performance.md, "The browser").
 """
 
 from __future__ import annotations
