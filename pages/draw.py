@@ -32,10 +32,6 @@ PREPARED = "draw_prepared"  # (image, its Stages or the error preprocess raised)
 _LOG = logging.getLogger(__name__)
 
 st.title("Draw a digit")
-st.caption(
-    "Write a digit with the mouse or a finger; the answer is under the pad. How the network read it is beside it "
-    "(below, on a phone)."
-)
 settings = st.session_state.get(SETTINGS) or TrainSettings()
 data = dataset()
 
@@ -137,12 +133,14 @@ def _answer(image: np.ndarray, source: str, keys: list) -> None:
     stages, result, _ = reading
     probs = result.probabilities[0]
     digit = int(probs.argmax())
-    st.html(
+    answer = (
         f'<div style="display:flex;align-items:baseline;gap:16px"><span style="font-size:64px;font-weight:700;'
         f'line-height:1">{digit}</span><span style="font-size:22px">{probs[digit]:.0%} confident</span></div>'
     )
     if source in SAVED_AS:
-        label_buttons(stages.final, digit, SAVED_AS[source], keys)
+        label_buttons(answer, stages.final, digit, SAVED_AS[source], keys)
+    else:
+        st.html(answer)
 
 
 def _details(image: np.ndarray) -> None:
@@ -199,9 +197,9 @@ def _input_and_answer() -> None:
         if source == SOURCES[0]:
             st.slider("Stroke width", 6, 40, STROKE, key="draw_stroke")
             st.caption(
-                "Your digit is turned into a 28x28 input the way MNIST digits were made (cut to its ink, fitted into "
-                "20x20, centred by its centre of mass); the network reads k 24x24 crops of it and averages their "
-                "votes. **Undo** and **Clear** are under the pad."
+                "Write a digit with the mouse or a finger. It is turned into a 28x28 input the way MNIST digits were "
+                "made (cut to its ink, fitted into 20x20, centred by its centre of mass); the network reads k 24x24 "
+                "crops of it and averages their votes. **Undo** and **Clear** are under the pad."
             )
         mode, reroll = st.columns([2, 1])
         mode.radio("Crops", ["random", "fixed grid"], horizontal=True, key="draw_offsets")

@@ -17,6 +17,7 @@ from mnist_core.store import RunStore
 from mnist_core.store.config import ENV_VAR, sqlite_url
 from tests.conftest import REPO
 from ui import drawing_pad as pad
+from ui.digits import WHERE
 from ui.markdown import escape_markdown
 
 pytestmark = pytest.mark.timeout(600)
@@ -109,10 +110,10 @@ def test_right_then_it_is_a_then_a_digit_key_label_one_drawing_once(sent, runs_f
     predicted = _big_answer(at)
     _button(at, "draw_right").click().run()
     assert not at.exception, at.exception
-    [notice] = [s.value for s in at.success]
-    assert f"Saved as a {predicted}." in notice and "kept on this server" in notice
+    assert [s.value for s in at.success] == [f"Saved as a {predicted}."]
+    assert [t.value for t in at.toast] == [WHERE]
     _button(at, "draw_is_3").click().run()
-    assert [s.value for s in at.success] == ["Relabelled: saved as a 3."]  # the notice came once
+    assert [s.value for s in at.success] == ["Relabelled: saved as a 3."] and not at.toast  # the notice came once
     _button(at, "draw_is_3").click().run()  # again, at once: nothing new is written
     sent["label"] = 5  # the digit key 5, sent by the pad once
     at.run()

@@ -60,20 +60,23 @@ def save_digit(pixels: np.ndarray, label: object, source: str) -> Outcome:
     st.session_state[LAST] = (digest, label, digit_id)
     again = last is not None and last[0] == digest
     message = f"Relabelled: saved as a {label}." if again else f"Saved as a {label}."
-    if not st.session_state.get(NOTICE):
+    if not st.session_state.get(NOTICE):  # said once per session, in a toast that stays in view on a phone
         st.session_state[NOTICE] = True
-        message += " " + WHERE
+        st.toast(WHERE, icon=":material/bookmark_added:")
     return Outcome(True, message, digest)
 
 
-def label_buttons(pixels: np.ndarray, predicted: int, source: str, keys: list | None = None) -> None:
-    """ "Right" and "It is a" 0-9 under the answer, and what the last save did. `keys` holds a digit key pressed in
-    this run (from the browser: anything); it is taken out, so a fragment's later reruns do not save it again."""
+def label_buttons(answer: str, pixels: np.ndarray, predicted: int, source: str, keys: list | None = None) -> None:
+    """The answer's HTML with "Right" beside it, "It is a" 0-9 under them, and what the last save did: compact, so
+    a phone shows them under the pad. `keys` holds a digit key pressed in this run (from the browser: anything);
+    it is taken out, so a fragment's later reruns do not save it again."""
     key = keys.pop() if keys else None
     chosen = key if isinstance(key, int) and not isinstance(key, bool) and key in LABELS else None
-    with st.container(horizontal=True, gap="small", vertical_alignment="center", key="draw_labels"):
+    with st.container(horizontal=True, gap="medium", vertical_alignment="center", key="draw_answer_row"):
+        st.html(answer, width="content")
         if st.button("Right", key="draw_right", icon=":material/check:", help=f"Save it as a {predicted}."):
             chosen = predicted
+    with st.container(horizontal=True, gap="small", vertical_alignment="center", key="draw_labels"):
         st.markdown("It is a", width="content")
         for digit in LABELS:
             if st.button(str(digit), key=f"draw_is_{digit}", help=f"Save it as a {digit} (or press {digit})."):
@@ -87,4 +90,4 @@ def label_buttons(pixels: np.ndarray, predicted: int, source: str, keys: list | 
         else:
             st.warning(outcome.message, icon=":material/cloud_off:")
     else:
-        st.caption("Press a digit key to label the drawing, or a button above.")
+        st.caption("Right, a digit button or a digit key saves it with its label.")

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from mnist_core.charts.digits import gallery_html, gallery_order
-from mnist_core.charts.evaluation import confusion_chart
+from mnist_core.charts.evaluation import confusion_chart, selected_cell
 from mnist_core.data.own_digits import LABELS, DigitError, npz_bytes
 from mnist_core.inspection.evaluation import TestEvaluation, evaluate
 from mnist_core.settings import TrainSettings
@@ -58,8 +58,10 @@ def my_digits_page() -> None:
     _scores(readings, len(ids))
     reader = st.radio("Read by", list(readings), horizontal=True, key=READER) if len(readings) > 1 else PRETRAINED
     reading = readings.get(reader) or readings[PRETRAINED]
-    _gallery(ids, x, y, reading)
-    st.altair_chart(confusion_chart(reading, "of your digits"), width="content")
+    event = st.altair_chart(
+        confusion_chart(reading, "of your digits"), width="content", on_select="rerun", key=f"my_digits_cell_{reader}"
+    )
+    _gallery(ids, x, y, reading, selected_cell(event))
     _actions(store.digits, owner, mine, ids, x, y)
 
 
@@ -105,17 +107,21 @@ def _scores(readings: dict[str, TestEvaluation], n: int) -> None:
     )
 
 
-def _gallery(ids: np.ndarray, x: np.ndarray, y: np.ndarray, reading: TestEvaluation) -> None:
+def _gallery(ids, x, y, reading: TestEvaluation, cell: tuple[int, int] | None) -> None:
     st.subheader("Gallery")
     options = ["all", *LABELS]
     chosen = st.segmented_control("Show", options, default="all", key=FILTER) or "all"
     shown = np.arange(len(ids)) if chosen == "all" else np.flatnonzero(y == chosen)
+    if cell is not None:
+        shown = shown[(y[shown] == cell[0]) & (reading.predicted[shown] == cell[1])]
+        st.caption(f"Only the {cell[0]}s read as {cell[1]} (the cell picked in the confusion matrix).")
     if not len(shown):
-        st.info(f"None of your digits is labelled {chosen}.", icon=":material/filter_alt_off:")
+        st.info("None of your digits is shown with this choice.", icon=":material/filter_alt_off:")
         return
     order = shown[gallery_order(y[shown], reading.predicted[shown])]
     wrong = int((reading.predicted[shown] != y[shown]).sum())
-    st.caption(f"{len(shown):,} digits, the {wrong:,} misread ones first (red), newest first within each.")
+    many = f"{len(shown):,} digit{'s' if len(shown) != 1 else ''}"
+    st.caption(f"{many}, the {wrong:,} misread first (outlined red), newest first within each.")
     st.html(gallery_html(ids[order], x[order], y[order], reading.predicted[order]))
 
 
