@@ -231,3 +231,29 @@ def test_the_gallery_says_when_the_store_cannot_be_read(monkeypatch, tmp_path):
     at.switch_page("pages/digits.py").run()
     assert not at.exception, at.exception
     assert any("Your digits cannot be read now" in e.value for e in at.error)
+
+
+def test_the_teachers_page_counts_the_class_set_and_reads_it(runs_file):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/teachers.py").run()
+    assert not at.exception, at.exception
+    assert any("No digits are shared yet" in i.value for i in at.info)
+    store = RunStore(sqlite_url(runs_file), retry_seconds=0)
+    rng = np.random.default_rng(1)
+    for owner, nickname, n in (("browser:ada", "Ada", 3), ("browser:bo", "Bo", 2), ("browser:cy", None, 4)):
+        for i in range(n):
+            image = np.zeros((28, 28), np.uint8)
+            image[6:22, 12:16] = rng.integers(50, 256, (16, 4))
+            store.digits.save(owner, image, i)
+        if nickname:
+            store.digits.share_all(owner, nickname)
+    store.dispose()
+    at.run()
+    assert not at.exception, at.exception
+    frame = at.dataframe[0].value
+    assert frame.to_dict("list") == {"nickname": ["Ada", "Bo"], "digits": [3, 2]}
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["The best shared run reads it"] == "–"
+    assert metrics["The pretrained network reads it"].endswith("%")
+    assert any("5 digits" in c.value for c in at.caption)
