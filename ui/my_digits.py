@@ -58,10 +58,10 @@ def my_digits_page() -> None:
     _scores(readings, len(ids))
     reader = st.radio("Read by", list(readings), horizontal=True, key=READER) if len(readings) > 1 else PRETRAINED
     reading = readings.get(reader) or readings[PRETRAINED]
-    event = st.altair_chart(
-        confusion_chart(reading, "of your digits"), width="content", on_select="rerun", key=f"my_digits_cell_{reader}"
-    )
-    _gallery(ids, x, y, reading, selected_cell(event))
+    chart = f"my_digits_cell_{reader}"
+    # The gallery comes first, so a phone shows it first; the cell picked in the chart below is in session state.
+    _gallery(ids, x, y, reading, selected_cell(st.session_state.get(chart)))
+    st.altair_chart(confusion_chart(reading, "of your digits"), width="content", on_select="rerun", key=chart)
     _actions(store.digits, owner, mine, ids, x, y)
 
 
@@ -114,7 +114,7 @@ def _gallery(ids, x, y, reading: TestEvaluation, cell: tuple[int, int] | None) -
     shown = np.arange(len(ids)) if chosen == "all" else np.flatnonzero(y == chosen)
     if cell is not None:
         shown = shown[(y[shown] == cell[0]) & (reading.predicted[shown] == cell[1])]
-        st.caption(f"Only the {cell[0]}s read as {cell[1]} (the cell picked in the confusion matrix).")
+        st.caption(f"Only the {cell[0]}s read as {cell[1]} (the cell picked in the confusion matrix below).")
     if not len(shown):
         st.info("None of your digits is shown with this choice.", icon=":material/filter_alt_off:")
         return
