@@ -20,6 +20,7 @@ page = st.navigation(
         st.Page("pages/compare.py", title="Compare optimizers", icon=":material/compare_arrows:"),
         st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+        st.Page("pages/digits.py", title="My digits", icon=":material/gesture:", url_path="digits"),
         st.Page("pages/teachers.py", title="For teachers", icon=":material/school:", url_path="teachers"),
     ]
 )

@@ -13,6 +13,7 @@ from mnist_core.charts.training import probability_frame, probability_spec
 from mnist_core.data.images import ACCEPTED_EXTENSIONS, ImageError, decode_image_with_notes
 from mnist_core.data.preprocess import BlankImageError, Stages, TooLittleInkError, preprocess
 from mnist_core.settings import TrainSettings
+from ui.digits import label_buttons
 from ui.drawing_pad import drawing_pad
 from ui.models import answerer
 from ui.session import DRAWN_DIGIT, dataset
@@ -22,32 +23,30 @@ from ui.streamlit_workarounds import through_entrypoint
 through_entrypoint()
 
 SOURCES = ("Draw", "Upload an image", "Random test digit")
+SAVED_AS = {SOURCES[0]: "drawn", SOURCES[1]: "uploaded"}  # MNIST's own test digits are not saved
 CANVAS = 280
+STROKE = 18
 PROMPT = "Draw a digit on the canvas (or pick another input) to see what the network reads."
 UPLOAD = "draw_upload"  # (file id, image or None, notes, error): each upload is decoded once, not on every rerun
 PREPARED = "draw_prepared"  # (image, its Stages or the error preprocess raised): each input preprocessed once
 _LOG = logging.getLogger(__name__)
 
 st.title("Draw a digit")
-st.caption(
-    "Write a digit with the mouse or a finger. It is turned into a 28x28 input the way MNIST digits were made "
-    "(cut to its ink, fitted into 20x20, centred by its centre of mass); the network then reads k 24x24 crops "
-    "of it and averages their votes."
-)
 settings = st.session_state.get(SETTINGS) or TrainSettings()
 data = dataset()
 
 
-def _drawn() -> np.ndarray | None:
-    width = st.slider("Stroke width", 6, 40, 18, key="draw_stroke")
-    image, problem = drawing_pad(width, CANVAS, key="draw_pad")
+def _drawn(keys: list) -> np.ndarray | None:
+    # The slider is drawn under the answer, so the pad and the answer fit a phone's screen; its value is read here.
+    image, problem, key = drawing_pad(st.session_state.get("draw_stroke", STROKE), CANVAS, key="draw_pad")
     if problem is not None:
         st.error(problem, icon=":material/broken_image:")
-    st.caption("The answer updates the moment a stroke ends; **Undo** and **Clear** are under the pad.")
+    if key is not None:
+        keys.append(key)
     return image
 
 
-def _uploaded() -> np.ndarray | None:
+def _uploaded(_keys: list) -> np.ndarray | None:
     upload = st.file_uploader("An image of one digit (a photo of paper works)", type=list(ACCEPTED_EXTENSIONS))
     if upload is None:
         st.session_state.pop(UPLOAD, None)
@@ -96,7 +95,7 @@ def _prepared(image: np.ndarray) -> Stages | BlankImageError | TooLittleInkError
     return held[1]
 
 
-def _test_digit() -> np.ndarray | None:
+def _test_digit(_keys: list) -> np.ndarray | None:
     if data is None:
         return None
     if st.button("Another random test digit", icon=":material/casino:") or "draw_test_index" not in st.session_state:
@@ -107,29 +106,51 @@ def _test_digit() -> np.ndarray | None:
     return np.asarray(data.test.x[index])
 
 
-def _answer(image: np.ndarray, source: str) -> None:
+def _reading(image: np.ndarray):
+    """(the input's Stages, the network's CropPrediction, who answered), or the error preprocess raised."""
     stages = _prepared(image)
-    if isinstance(stages, BlankImageError):
+    if isinstance(stages, (BlankImageError, TooLittleInkError)):
+        return stages
+    st.session_state[DRAWN_DIGIT] = stages.final
+    who = answerer()
+    grid = st.session_state.get("draw_offsets", "random") == "fixed grid"
+    result = who.model.predict(stages.final, k=settings.crops, seed=st.session_state.get("draw_seed", 0), grid=grid)
+    return stages, result, who
+
+
+def _answer(image: np.ndarray, source: str, keys: list) -> None:
+    """The answer, large, and the buttons that save the digit with its label: right under the input."""
+    reading = _reading(image)
+    if isinstance(reading, BlankImageError):
         if source == SOURCES[0]:
             st.info(PROMPT, icon=":material/edit:")
         else:
             st.warning("This image has no ink: there is no digit to read in it.", icon=":material/warning:")
         return
-    if isinstance(stages, TooLittleInkError):
-        st.warning(str(stages), icon=":material/warning:")
+    if isinstance(reading, TooLittleInkError):
+        st.warning(str(reading), icon=":material/warning:")
         return
-    st.session_state[DRAWN_DIGIT] = stages.final
-    who = answerer()
-    grid = st.session_state.get("draw_offsets", "random") == "fixed grid"
-    result = who.model.predict(stages.final, k=settings.crops, seed=st.session_state.get("draw_seed", 0), grid=grid)
+    stages, result, _ = reading
     probs = result.probabilities[0]
     digit = int(probs.argmax())
-    st.html(
-        f'<div style="display:flex;align-items:baseline;gap:16px"><span style="font-size:96px;font-weight:700;'
+    answer = (
+        f'<div style="display:flex;align-items:baseline;gap:16px"><span style="font-size:64px;font-weight:700;'
         f'line-height:1">{digit}</span><span style="font-size:22px">{probs[digit]:.0%} confident</span></div>'
     )
+    if source in SAVED_AS:
+        label_buttons(answer, stages.final, digit, SAVED_AS[source], keys)
+    else:
+        st.html(answer)
+
+
+def _details(image: np.ndarray) -> None:
+    """Who answered, every digit's probability, the crops' votes and the input's stages."""
+    reading = _reading(image)
+    if not isinstance(reading, tuple):
+        return
+    stages, result, who = reading
     st.markdown(f"Answered by {who.description}")
-    st.vega_lite_chart(probability_frame(probs), probability_spec(settings.crops), width="stretch")
+    st.vega_lite_chart(probability_frame(result.probabilities[0]), probability_spec(settings.crops), width="stretch")
     _disagreement(result)
     st.html(explanation_html(stages, result.offsets[0], result.per_crop[0]))
 
@@ -149,21 +170,37 @@ def _new_crops() -> None:
 def _input_and_answer() -> None:
     """Everything that depends on the drawing: a stroke reruns only this, not the sidebar and navigation."""
     left, right = st.columns([1, 1.4], gap="large")
+    keys: list = []  # a digit key pressed on the pad in this run, for the answer's buttons to take
     with left:
         source = st.segmented_control("Input", SOURCES, default=SOURCES[0], key="draw_source") or SOURCES[0]
-        image = {SOURCES[0]: _drawn, SOURCES[1]: _uploaded, SOURCES[2]: _test_digit}[source]()
-    with right:  # before the crop options below: the answer is sent first (they are read from session state)
+        image = {SOURCES[0]: _drawn, SOURCES[1]: _uploaded, SOURCES[2]: _test_digit}[source](keys)
         training = answerer().training if image is not None else False
+        every = 3.0 if training else None
 
-        @st.fragment(run_every=3.0 if training else None)
+        @st.fragment(run_every=every)
         def _live_answer() -> None:
             if image is None:
                 st.info(PROMPT, icon=":material/edit:")
             else:
-                _answer(image, source)
+                _answer(image, source, keys)
 
         _live_answer()
+    with right:
+
+        @st.fragment(run_every=every)
+        def _live_details() -> None:
+            if image is not None:
+                _details(image)
+
+        _live_details()
     with left:
+        if source == SOURCES[0]:
+            st.slider("Stroke width", 6, 40, STROKE, key="draw_stroke")
+            st.caption(
+                "Write a digit with the mouse or a finger. It is turned into a 28x28 input the way MNIST digits were "
+                "made (cut to its ink, fitted into 20x20, centred by its centre of mass); the network reads k 24x24 "
+                "crops of it and averages their votes. **Undo** and **Clear** are under the pad."
+            )
         mode, reroll = st.columns([2, 1])
         mode.radio("Crops", ["random", "fixed grid"], horizontal=True, key="draw_offsets")
         reroll.button("New crops", help="Draw new random crop positions.", on_click=_new_crops)

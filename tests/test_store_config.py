@@ -70,7 +70,7 @@ def _store(config) -> RunStore:
 
 
 @pytest.mark.parametrize("raw", NOT_WHOLE, ids=lambda raw: repr(raw[:12]))
-@pytest.mark.parametrize("var", [PER_BROWSER_VAR, TOTAL_VAR, WEIGHTS_MB_VAR])
+@pytest.mark.parametrize("var", [spec.var for spec in LIMIT_SPECS])
 def test_limits_that_are_not_whole_numbers_in_range_fall_back_to_the_default_and_say_so(var, raw):
     assert Limits.from_env({var: raw}) == Limits()
     limits, notes = read_limits({var: raw})

@@ -98,18 +98,33 @@ function report(pad) {
   pad.send?.("drawing", { png, strokes: pad.strokes.length });
 }
 
+// A digit key labels the drawing on the pad, unless the key is typed into a field (the sidebar's numbers).
+function onKey(pad, e) {
+  if (!/^[0-9]$/.test(e.key) || e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+  const target = e.composedPath()[0] || e.target;
+  if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+  if (!pad.strokes.length || !pad.box.isConnected) return;
+  pad.trigger?.("label", Number(e.key));
+}
+
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
   const root = parentElement.querySelector(".pad-root") || parentElement;
   let pad = pads.get(parentElement);
   if (!pad) {
     pad = mount(root);
+    pad.keys = (e) => onKey(pad, e);
+    document.addEventListener("keydown", pad.keys);
     pads.set(parentElement, pad);
   } else if (!root.contains(pad.box)) {
     root.appendChild(pad.box);
   }
   pad.data = data || {};
   pad.send = setStateValue;
+  pad.trigger = setTriggerValue;
   resize(pad, pad.data.size || 280);
-  return () => pads.delete(parentElement);
+  return () => {
+    document.removeEventListener("keydown", pad.keys);
+    pads.delete(parentElement);
+  };
 }

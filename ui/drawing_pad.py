@@ -3,7 +3,8 @@
 It replaced streamlit-drawable-canvas there, whose frontend waits 200 ms after each stroke before sending it
 (a fixed debounce in its bundle): more than the Draw page's whole budget from mouse-up to answer
 (docs/architecture.md, "Dependencies").
-Mouse, pen and touch all arrive as pointer events; Undo and Clear are the pad's own buttons.
+Mouse, pen and touch all arrive as pointer events; Undo and Clear are the pad's own buttons. A digit key pressed
+while the pad holds a drawing (and no text field has the focus) is sent once, as the drawing's label.
 """
 
 from __future__ import annotations
@@ -43,17 +44,20 @@ def _component():
     )
 
 
-def drawing_pad(stroke_width: int, size: int, key: str) -> tuple[np.ndarray | None, str | None]:
-    """(the drawing as an RGBA uint8 array or None while the pad is empty, why the pad's value is not a drawing)."""
+def drawing_pad(stroke_width: int, size: int, key: str) -> tuple[np.ndarray | None, str | None, object]:
+    """(the drawing as an RGBA uint8 array or None while the pad is empty, why the pad's value is not a drawing,
+    the digit key pressed for it in this run or None: unchecked, as the browser sent it)."""
     result = _component()(
         key=key,
         data={"width": stroke_width, "size": size},
         default={"drawing": None},
         on_drawing_change=lambda: None,
+        on_label_change=lambda: None,
         width="content",
         height="content",
     )
-    return decoded_once(result.get("drawing"), size, st.session_state, f"{key}_decoded")
+    image, problem = decoded_once(result.get("drawing"), size, st.session_state, f"{key}_decoded")
+    return image, problem, result.get("label")
 
 
 def decoded_once(value: object, size: int, store: MutableMapping, slot: str) -> tuple[np.ndarray | None, str | None]:

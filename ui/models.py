@@ -32,6 +32,11 @@ def _pretrained():
     return load_pretrained()
 
 
+def pretrained():
+    """The bundled pretrained network (mnist_core.snapshots.pretrained.Pretrained), loaded once per server."""
+    return _pretrained()
+
+
 def answerer() -> Answerer:
     """The network to predict with now, and a sentence saying which it is and how good it is."""
     job = current_job()

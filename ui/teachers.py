@@ -8,6 +8,7 @@ import streamlit as st
 
 from mnist_core.lessons import CONTROLS, MAX_TASK_CHARS, lesson_query, read_lesson
 from mnist_core.settings import FIELDS
+from ui.class_set import class_set_section
 from ui.query_settings import link_params
 from ui.sidebar import SETTINGS
 
@@ -58,6 +59,7 @@ def teachers_page() -> None:
         "Settings the link carries (the rest are defaults): " + (", ".join(shown) if shown else "none, all defaults")
         + ". docs/teaching.md in the repository describes the format."
     )  # fmt: skip
+    class_set_section()
 
 
 def _app_root() -> str:

@@ -54,11 +54,12 @@ def confusion_spec(k: int, n: int) -> dict:
     return spec_without_data(_confusion(pd.DataFrame(), k, n))
 
 
-def confusion_chart(evaluation: TestEvaluation) -> alt.LayerChart:
-    return _confusion(confusion_frame(evaluation), evaluation.k, len(evaluation))
+def confusion_chart(evaluation: TestEvaluation, what: str = "test images") -> alt.LayerChart:
+    """The confusion matrix of `evaluation`, titled with its number of `what` (e.g. "of your digits")."""
+    return _confusion(confusion_frame(evaluation), evaluation.k, len(evaluation), what)
 
 
-def _confusion(frame: pd.DataFrame, k: int, n: int) -> alt.LayerChart:
+def _confusion(frame: pd.DataFrame, k: int, n: int, what: str = "test images") -> alt.LayerChart:
     """Heatmap, true digit down and predicted across; mistakes red on a log scale, the diagonal green."""
     # toggle=False: one cell at a time (shift-click would otherwise add cells); empty=False: nothing outlined at first.
     cell = alt.selection_point(name=CELL, fields=["true", "predicted"], toggle=False, empty=False)
@@ -95,7 +96,7 @@ def _confusion(frame: pd.DataFrame, k: int, n: int) -> alt.LayerChart:
         text=alt.Text("count:Q", format="d"), color=ink.otherwise(alt.value("#222222"))
     )
     title = alt.Title(
-        f"Confusion matrix: {n:,} test images, {k}-crop average",
+        f"Confusion matrix: {n:,} {what}, {k}-crop average",
         subtitle="Click a cell to see its digits. Off the diagonal: the mistakes.",
     )
     # pad: width and height are the plot's own, so the cells stay square (Streamlit's default, fit, shrinks the

@@ -24,6 +24,8 @@ ENV_VAR = "MNIST_LIVE_RUNS"  # an SQLAlchemy URL, or a path to an SQLite file
 PER_BROWSER_VAR = "MNIST_LIVE_RUNS_PER_BROWSER"
 TOTAL_VAR = "MNIST_LIVE_RUNS_TOTAL"
 WEIGHTS_MB_VAR = "MNIST_LIVE_RUN_WEIGHTS_MB"
+DIGITS_PER_BROWSER_VAR = "MNIST_LIVE_DIGITS_PER_BROWSER"
+DIGITS_TOTAL_VAR = "MNIST_LIVE_DIGITS_TOTAL"
 SECRETS_TABLE = "[connections.runs]"
 SECRETS_SOURCE = f"{SECRETS_TABLE} in Streamlit's secrets"
 FILE_NAME = "runs.sqlite"
@@ -66,20 +68,28 @@ class LimitSpec:
 PER_BROWSER = LimitSpec(PER_BROWSER_VAR, 200, 1, 100_000, "runs")
 TOTAL = LimitSpec(TOTAL_VAR, 5_000, 1, 10_000_000, "runs")
 WEIGHTS_MB = LimitSpec(WEIGHTS_MB_VAR, 8, 1, 1_024, "MB")
-LIMIT_SPECS = (PER_BROWSER, TOTAL, WEIGHTS_MB)
+# A saved digit is 784 bytes of pixels: the default total is under 100 MB of them.
+DIGITS_PER_BROWSER = LimitSpec(DIGITS_PER_BROWSER_VAR, 2_000, 1, 100_000, "digits")
+DIGITS_TOTAL = LimitSpec(DIGITS_TOTAL_VAR, 100_000, 1, 10_000_000, "digits")
+LIMIT_SPECS = (PER_BROWSER, TOTAL, WEIGHTS_MB, DIGITS_PER_BROWSER, DIGITS_TOTAL)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Runs kept per browser and in all; weights above `weights_bytes` are not kept (the run is, without them).
+    """Runs kept per browser and in all; weights above `weights_bytes` are not kept (the run is, without them);
+    saved digits kept per browser and in all.
 
     From the environment: MNIST_LIVE_RUNS_PER_BROWSER 1 to 100,000 runs (default 200), MNIST_LIVE_RUNS_TOTAL 1 to
-    10,000,000 runs (default 5,000), MNIST_LIVE_RUN_WEIGHTS_MB 1 to 1,024 MB (default 8), each a whole number.
+    10,000,000 runs (default 5,000), MNIST_LIVE_RUN_WEIGHTS_MB 1 to 1,024 MB (default 8),
+    MNIST_LIVE_DIGITS_PER_BROWSER 1 to 100,000 digits (default 2,000), MNIST_LIVE_DIGITS_TOTAL 1 to 10,000,000
+    digits (default 100,000), each a whole number.
     """
 
     per_browser: int = PER_BROWSER.default
     total: int = TOTAL.default
     weights_bytes: int = WEIGHTS_MB.default * 2**20
+    digits_per_browser: int = DIGITS_PER_BROWSER.default
+    digits_total: int = DIGITS_TOTAL.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
@@ -89,8 +99,10 @@ class Limits:
 def read_limits(env: Mapping[str, str] | None = None) -> tuple[Limits, tuple[str, ...]]:
     """The limits set in the environment; an unusable value falls back to its default, with a note naming it."""
     env = os.environ if env is None else env
-    (per_browser, a), (total, b), (weights_mb, c) = (spec.read(env) for spec in LIMIT_SPECS)
-    return Limits(per_browser, total, weights_mb * 2**20), tuple(note for note in (a, b, c) if note)
+    read = [spec.read(env) for spec in LIMIT_SPECS]
+    (per_browser, total, weights_mb, digits_per_browser, digits_total) = (value for value, _ in read)
+    limits = Limits(per_browser, total, weights_mb * 2**20, digits_per_browser, digits_total)
+    return limits, tuple(note for _, note in read if note)
 
 
 @dataclass(frozen=True)

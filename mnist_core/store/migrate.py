@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine, inspect, text
 
-from mnist_core.store.schema import RUNS_TABLE, VERSION_TABLE, runs
+from mnist_core.store.schema import DIGITS_TABLE, METADATA, RUNS_TABLE, VERSION_TABLE
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 HEAD = "head"
@@ -66,7 +66,7 @@ def check_sqlite_file(path: Path) -> None:
 
 
 _CANNOT_OPEN = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY}
-_STORE_TABLES = {VERSION_TABLE, RUNS_TABLE}
+_STORE_TABLES = {VERSION_TABLE, RUNS_TABLE, DIGITS_TABLE}
 _INTERNAL = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4")
 
 
@@ -124,7 +124,7 @@ def check_objects(objects: list[tuple[str, str, str]], where: str) -> None:
             f"{where} is an SQLite database of another application ({shown}). MNIST Live does not write into it: "
             "point MNIST_LIVE_RUNS at another file."
         )
-    indexes = {index.name for index in runs.indexes}
+    indexes = {index.name for table in METADATA.tables.values() for index in table.indexes}
     foreign = []
     for kind, name, table in objects:
         if kind == "table":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, select, update
+from sqlalchemy import Connection, Select, Table, delete, func, select, update
 
 from mnist_core.store.config import Limits
 from mnist_core.store.rows import Listing, raw, summary
@@ -61,11 +61,16 @@ def change(run_id: int, owner: str, values: dict[str, Any] | None):
 
 def trim(connection: Connection, owner: str, limits: Limits) -> None:
     """Delete the oldest runs beyond the limits, unshared ones first: the owner's, then everyone's."""
-    for where, limit in ((runs.c.owner == owner, limits.per_browser), (None, limits.total)):
-        count = select(func.count()).select_from(runs)
-        victims = select(runs.c.id).order_by(runs.c.shared, runs.c.created_at, runs.c.id)
+    trim_table(connection, runs, owner, limits.per_browser, limits.total)
+
+
+def trim_table(connection: Connection, table: Table, owner: str, per_owner: int, total: int) -> None:
+    """Delete the oldest rows of `table` beyond the limits, unshared ones first: the owner's, then everyone's."""
+    for where, limit in ((table.c.owner == owner, per_owner), (None, total)):
+        count = select(func.count()).select_from(table)
+        victims = select(table.c.id).order_by(table.c.shared, table.c.created_at, table.c.id)
         if where is not None:
             count, victims = count.where(where), victims.where(where)
         over = connection.execute(count).scalar_one() - limit
         if over > 0:
-            connection.execute(delete(runs).where(runs.c.id.in_(victims.limit(over).scalar_subquery())))
+            connection.execute(delete(table).where(table.c.id.in_(victims.limit(over).scalar_subquery())))

@@ -1,4 +1,4 @@
-"""The run store's table (the newest schema; mnist_core/store/migrations holds how it got here)."""
+"""The run store's tables (the newest schema; mnist_core/store/migrations holds how it got here)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -20,10 +21,12 @@ from sqlalchemy import (
 # Prefixed names: a PostgreSQL database may be shared with other applications' tables.
 VERSION_TABLE = "mnist_live_alembic_version"
 RUNS_TABLE = "mnist_live_runs"
+DIGITS_TABLE = "mnist_live_digits"
 OWNER_CHARS = 80
 NAME_CHARS = 80
 NICKNAME_CHARS = 40
 NOTE_CHARS = 200
+SOURCE_CHARS = 16
 
 METADATA = MetaData()
 runs = Table(
@@ -62,3 +65,21 @@ runs = Table(
 
 # Columns a listing reads: everything but the curves and the weights.
 SUMMARY_COLUMNS = [c for c in runs.columns if c.name not in ("curves", "weights", "layers")]
+
+# Revision 0003: digits people drew or uploaded, each as the network saw it (28x28 uint8, row by row).
+digits = Table(
+    DIGITS_TABLE,
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(OWNER_CHARS), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("label", SmallInteger, nullable=False),
+    Column("pixels", LargeBinary, nullable=False),
+    Column("source", String(SOURCE_CHARS), nullable=False),  # "drawn" or "uploaded"
+    Column("shared", Boolean, nullable=False, server_default=false()),
+    Column("nickname", String(NICKNAME_CHARS)),
+    Column("shared_at", DateTime(timezone=True)),
+    Index("ix_mnist_live_digits_owner_created", "owner", "created_at"),
+    Index("ix_mnist_live_digits_created", "created_at"),
+    Index("ix_mnist_live_digits_shared", "shared", "label"),
+)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import mnist_core.store.queries as queries
 from mnist_core.store.config import Limits, shown_url
+from mnist_core.store.digits import DigitStore
 from mnist_core.store.opening import describe_failure, open_database
 from mnist_core.store.record import RunRecord
 from mnist_core.store.rows import Listing, StoredRun, StoreError, curves_of, stored
@@ -64,6 +65,7 @@ class RunStore:
         self._failed_at: float | None = None
         self._pending: deque[dict[str, Any]] = deque()
         self._dropped = 0
+        self.digits = DigitStore(self)  # saved digits, in the same database
 
     # --- state, for the page ---
     @property

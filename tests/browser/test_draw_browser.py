@@ -120,3 +120,58 @@ def test_drawing_with_a_finger_on_a_touch_screen(browser, server_url):
     assert _answer(page) == "1"
     page.screenshot(path=SCREENSHOTS / "draw_touch_phone.png", full_page=True)
     context.close()
+
+
+def test_on_a_phone_a_touched_digit_is_answered_in_view_labelled_by_a_key_and_kept_in_the_gallery(browser, server_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto(f"{server_url}/draw")
+    page.get_by_text("Draw a digit on the canvas").wait_for(timeout=60_000)
+    canvas = page.locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    touch = context.new_cdp_session(page)
+    points = [(box["x"] + 140, box["y"] + 45 + 19 * i) for i in range(11)]  # a "1", top to bottom
+    for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * 10, points):
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        time.sleep(0.03)
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    answer = page.locator('[data-testid="stHtml"]').filter(has_text="confident").first
+    expect(answer).to_be_in_viewport(timeout=60_000)  # no scrolling between the stroke and the answer
+    right = page.get_by_role("button", name="Right")
+    expect(right).to_be_in_viewport()
+    expect(page.get_by_role("button", name="9", exact=True)).to_be_in_viewport()
+    assert _answer(page) == "1"
+    page.screenshot(path=SCREENSHOTS / "draw_phone_answer.png")  # the viewport, as the phone shows it
+    page.keyboard.press("7")  # "it is a 7": the digit key labels the drawing
+    expect(page.get_by_text("Saved as a 7.")).to_be_in_viewport(timeout=30_000)
+    expect(page.get_by_text("kept on this server")).to_be_in_viewport()  # the toast, said once
+    page.screenshot(path=SCREENSHOTS / "draw_phone_saved.png")
+    page.goto(f"{server_url}/digits")
+    gallery = page.locator('[data-testid="stHtml"]').filter(has=page.locator(".mnl-gallery"))
+    expect(gallery.locator(".mnl-digit")).to_have_count(1, timeout=60_000)
+    expect(gallery.locator(".mnl-digit b")).to_have_text("7")
+    page.screenshot(path=SCREENSHOTS / "digits_phone.png", full_page=True)
+    assert not page.locator('[data-testid="stException"]').count()
+    context.close()
+
+
+def test_the_label_buttons_and_the_gallery_on_a_desktop(page, server_url):
+    page.goto(f"{server_url}/draw")
+    page.get_by_text("Draw a digit on the canvas").wait_for(timeout=60_000)
+    for points in (SEVEN_TOP, SEVEN_LEG):
+        _stroke(page, points)
+    page.get_by_role("button", name="Right").wait_for(timeout=60_000)
+    time.sleep(1.5)  # the answer to the last stroke may still be on its way
+    page.get_by_role("button", name="4", exact=True).click()
+    expect(page.get_by_text("Saved as a 4.")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="7", exact=True).click()
+    expect(page.get_by_text("Relabelled: saved as a 7.")).to_be_visible(timeout=30_000)
+    page.screenshot(path=SCREENSHOTS / "draw_desktop_saved.png", full_page=True)
+    page.goto(f"{server_url}/digits")
+    gallery = page.locator('[data-testid="stHtml"]').filter(has=page.locator(".mnl-gallery"))
+    expect(gallery.locator(".mnl-digit")).to_have_count(1, timeout=60_000)
+    expect(gallery.locator(".mnl-digit b")).to_have_text("7")
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
+    page.screenshot(path=SCREENSHOTS / "digits_desktop.png", full_page=True)
+    assert not page.locator('[data-testid="stException"]').count()
