@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import keras
 import numpy as np
@@ -13,6 +14,8 @@ import numpy as np
 from mnist_core.inspection.inspector import Inspector
 from mnist_core.model.architecture import LayerSpec, build_model
 from mnist_core.model.predict import CropPrediction, CropPredictor
+
+T = TypeVar("T")
 
 
 class PublishesWeights(Protocol):
@@ -52,6 +55,17 @@ class InferenceModel:
                 self._model.set_weights(weights)
                 self._version = version
             return self._version
+
+    def load(self, weights: list[np.ndarray]) -> None:
+        """Take these weights (not a job's published ones: its version says so)."""
+        with self._lock:
+            self._model.set_weights(weights)
+            self._version = -1
+
+    def evaluate(self, measure: Callable[[CropPredictor], T]) -> T:
+        """`measure(predictor)` on this copy's weights, which no sync changes meanwhile."""
+        with self._lock:
+            return measure(self._predictor)
 
     def predict(self, images: np.ndarray, k: int = 4, seed: int | None = None, grid: bool = False) -> CropPrediction:
         with self._lock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -12,12 +11,12 @@ import numpy as np
 from mnist_core.data.mnist import Mnist
 from mnist_core.model.architecture import PRESETS, ArchitectureError, LayerSpec, build_model
 from mnist_core.model.budget import check_step_memory
-from mnist_core.model.predict import accuracy, cross_entropy
 from mnist_core.runtime.queue import JobQueue
 from mnist_core.runtime.speed import server_speed
 from mnist_core.settings import Applies, SettingsChange, TrainSettings, applying, settings_change, with_changes
 from mnist_core.training.counts import StartPoint
 from mnist_core.training.engine import Engine
+from mnist_core.training.epoch_eval import EpochEnd, EpochEvaluator
 from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
 from mnist_core.training.run import BackgroundRun
 from mnist_core.training.run_state import EpochRecord, RunState, RunView
@@ -161,6 +160,7 @@ class TrainingJob(BackgroundRun):
         self.epochs = self.settings.epochs
         engine.publish()
         state.set_status(Status.RUNNING, "Training")
+        evaluator = EpochEvaluator(self.layers, self.settings.seed, data, state)
         while engine.epoch < self.epochs and not state.stop_requested:
             self._apply_epoch_changes(engine)
             # Seeded by the overall epoch: a continued run does not replay the order of the run it continues.
@@ -168,13 +168,19 @@ class TrainingJob(BackgroundRun):
             order = np.random.default_rng([self.settings.seed, overall]).permutation(len(data.train))
             trained = engine.fit(data.train.x[order], data.train.y[order])
             if engine.diverged:
+                evaluator.wait()  # the earlier passes' records still count
                 return
             if not trained:  # stopped before this pass trained a batch: nothing new to evaluate
                 break
-            record = self._evaluate(engine)
+            engine.publish()
+            evaluator.submit(self._epoch_end(engine))
             engine.epoch += 1
-            if self._reached_target(record):
+            state.update(epoch=self.start_point.epoch + engine.epoch)
+            # A target decides whether the run goes on, and the last pass ends it: only then wait for the answer.
+            last = engine.epoch >= self.epochs or state.stop_requested
+            if (last or self.settings.stop_at) and self._reached_target(evaluator.wait()):
                 break
+        evaluator.wait()
         reached = self._reached_target(state.view().last_epoch)
         stopped = (state.stop_requested or engine.epoch < self.epochs) and not reached
         done = f"{'Stopped' if stopped else 'Finished'} after {engine.epoch} epochs"
@@ -207,28 +213,15 @@ class TrainingJob(BackgroundRun):
         engine.planned_examples = self.epochs * len(self.data.train)
         self.state.update(**self.start_point.totals(self.epochs, len(self.data.train)))
 
-    def _evaluate(self, engine: Engine) -> EpochRecord:
-        """The epoch's record, on the averaged weights (fit wrote them back at its end)."""
-        started = time.perf_counter()
-        engine.publish()
-        data, predictor, start = self.data, engine.predictor, self.start_point
-        val = predictor.predict_center(data.validation.x)
-        center = predictor.predict_center(data.test.x)
-        crops = predictor.predict(data.test.x, engine.crops, seed=self.settings.seed).probabilities
-        record = EpochRecord(
+    def _epoch_end(self, engine: Engine) -> EpochEnd:
+        """The pass that just ended, for its evaluation: on the averaged weights (fit wrote them back at its end)."""
+        start = self.start_point
+        return EpochEnd(
             epoch=start.epoch + engine.epoch + 1,
             examples_seen=start.examples_seen + engine.examples,
             train_seconds=start.train_seconds + engine.train_seconds,
             train_loss=engine.last_logs["loss"],
             train_accuracy=engine.last_logs["accuracy"],
-            validation_loss=cross_entropy(val, data.validation.y),
-            validation_accuracy=accuracy(val, data.validation.y),
-            test_accuracy_center=accuracy(center, data.test.y),
-            test_accuracy_crops=accuracy(crops, data.test.y),
             crops=engine.crops,
-            eval_seconds=time.perf_counter() - started,
-            wall_seconds=self.state.elapsed(),
+            weights=engine.keras_model.get_weights(),
         )
-        self.state.add_epoch(record)
-        self.state.update(epoch=start.epoch + engine.epoch + 1)
-        return record
