@@ -119,7 +119,8 @@ def test_changes_that_need_a_reset_are_reported(tiny):
 @pytest.mark.parametrize("name", ["sgd", "momentum"])
 def test_a_huge_learning_rate_diverges_and_restores_good_weights(tiny, name):
     optimizer = default_optimizer(name)
-    job = _job(tiny, optimizer=type(optimizer)(name, optimizer.params | {"learning_rate": 10.0}), epochs=20)
+    # A rate of 100 diverges whatever crops the first batches draw; 10 does on some draws only.
+    job = _job(tiny, optimizer=type(optimizer)(name, optimizer.params | {"learning_rate": 100.0}), epochs=20)
     assert job.join(timeout=200)
     snap = job.state.view()
     assert snap.status == "diverged"

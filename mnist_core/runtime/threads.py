@@ -15,7 +15,7 @@ import logging
 import math
 import os
 import unicodedata
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 INTRA_ENV = "TF_NUM_INTRAOP_THREADS"
@@ -23,6 +23,8 @@ INTER_ENV = "TF_NUM_INTEROP_THREADS"
 CGROUP = Path("/sys/fs/cgroup")
 # TensorFlow starts every thread it is told to: beyond a few per CPU they only contend (and millions exhaust memory).
 MAX_THREADS_PER_CPU = 4
+# A batch of 128 in more parts than this leaves each part's convolutions too small to pay for their branch.
+MAX_PARTS = 4
 _HUGE = 10**18  # stands for a whole number too long for int() (over 4,300 digits): only its size matters here
 
 
@@ -51,12 +53,21 @@ def cpu_count(cgroup_root: Path = CGROUP) -> int:
 
 def thread_counts(cpus: int, limit: int) -> tuple[int, int]:
     """Intra-op and inter-op threads for at most `limit` jobs at once on `cpus` CPUs."""
-    # Intra-op: every CPU. The pool is shared, so the running jobs split these threads among themselves; a pool
-    # of cpus // limit would leave cores idle whenever fewer than `limit` jobs run (one job alone, most of the
-    # time). Inter-op: a job's train step is a chain of ops that run one after another, so one thread per job
-    # that may run, plus one for the input pipeline and evaluation, never more than the CPUs. On 2 CPUs both
-    # equal TensorFlow's own defaults (which are the CPUs it counts).
-    return cpus, max(1, min(cpus, limit + 1))
+    # Intra-op: one. This net's convolutions are too small to split well: with two threads each step kept both
+    # cores only half busy. With one thread per kernel the cores go to independent work instead: the parts of a
+    # split batch (mnist_core.training.replicas), the jobs running at once and the evaluations beside them.
+    # Inter-op: one thread per CPU runs that many of them at once, whatever `limit` is.
+    return 1, cpus
+
+
+def training_parts(environ: Mapping[str, str] | None = None) -> int:
+    """How many parts a training batch is split into: one per inter-op thread when each kernel runs on one."""
+    environ = os.environ if environ is None else environ
+    intra = whole_number(environ.get(INTRA_ENV, ""))
+    inter = whole_number(environ.get(INTER_ENV, ""))
+    if intra != 1 or inter is None or inter < 1:
+        return 1  # kernels split across threads already: parts would only compete with them
+    return min(inter, MAX_PARTS)
 
 
 def configure_tensorflow_threads(

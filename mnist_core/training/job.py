@@ -176,10 +176,14 @@ class TrainingJob(BackgroundRun):
             evaluator.submit(self._epoch_end(engine))
             engine.epoch += 1
             state.update(epoch=self.start_point.epoch + engine.epoch)
-            # A target decides whether the run goes on, and the last pass ends it: only then wait for the answer.
-            last = engine.epoch >= self.epochs or state.stop_requested
-            if (last or self.settings.stop_at) and self._reached_target(evaluator.wait()):
+            # A target decides whether the run goes on: only then does the next pass wait for this one's answer.
+            if self.settings.stop_at and self._reached_target(evaluator.wait()):
                 break
+        if evaluator.pending:
+            state.set_status(Status.RUNNING, "Evaluating the last epoch")
+        # Evaluating needs neither the training slot nor the traced model: the next run in line takes both now.
+        self._hand_back(keep=True)
+        self._release_slot()
         evaluator.wait()
         reached = self._reached_target(state.view().last_epoch)
         stopped = (state.stop_requested or engine.epoch < self.epochs) and not reached

@@ -20,7 +20,9 @@ import numpy as np
 
 from mnist_core.model.architecture import LayerSpec, build_model, decayed_kernels
 from mnist_core.model.optimizers import build_optimizer, set_live_params
+from mnist_core.runtime.threads import training_parts
 from mnist_core.settings import Applies, TrainSettings, applying
+from mnist_core.training.replicas import SplitBatchModel
 
 # Batches per call into the traced train step: Keras's per-call Python work is then paid once per group
 # (tools.bench_convnetjs measures the engine with it); pause, live changes and progress act per group.
@@ -61,7 +63,8 @@ def new_training_model(
     layers: list[LayerSpec], settings: TrainSettings, initial_weights: Sequence[np.ndarray] | None = None
 ) -> TrainingModel:
     """The model for a job: seeded weights (or `initial_weights`), compiled with its optimizer and L2 decay."""
-    model = build_model(layers, settings.seed)
+    built = build_model(layers, settings.seed)
+    model = SplitBatchModel(inputs=built.inputs, outputs=built.outputs, name=built.name, parts=training_parts())
     if initial_weights is not None:
         model.set_weights(initial_weights)  # raises on weights of another network
     optimizer = build_optimizer(settings.optimizer, settings.averaging)

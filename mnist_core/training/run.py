@@ -63,6 +63,11 @@ class BackgroundRun(RunHandle):
             self._queue.release(ticket)
             self._ended()
 
+    def _release_slot(self) -> None:
+        """Give the training slot to the next run in line now; the rest of `_run` must not train."""
+        if self._ticket is not None:
+            self._queue.release(self._ticket)
+
     def pause(self) -> None:
         self.state.request_pause()
 
