@@ -215,6 +215,13 @@ def test_identical_contestants_race_identically_and_runs_repeat(tiny):
     assert again.points["b"][1].loss == pytest.approx(b[1].loss, rel=1e-5)
 
 
+def test_a_contestant_publishes_its_weights_at_the_end_of_each_chunk(tiny):
+    race = Race([_sgd("a", 0.05)], tiny, budget_examples=300, eval_every_examples=100)
+    assert _run(race).status == "finished"
+    for published, final in zip(race.trained()[0].weights, race.runners[0].model.get_weights(), strict=True):
+        np.testing.assert_array_equal(published, final)
+
+
 # --- divergence, lifecycle, results ---
 
 
