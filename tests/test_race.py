@@ -215,6 +215,46 @@ def test_identical_contestants_race_identically_and_runs_repeat(tiny):
     assert again.points["b"][1].loss == pytest.approx(b[1].loss, rel=1e-5)
 
 
+def test_a_contestant_publishes_its_weights_at_the_end_of_each_chunk(tiny):
+    race = Race([_sgd("a", 0.05)], tiny, budget_examples=300, eval_every_examples=100)
+    assert _run(race).status == "finished"
+    for published, final in zip(race.trained()[0].weights, race.runners[0].model.get_weights(), strict=True):
+        np.testing.assert_array_equal(published, final)
+
+
+def test_contestants_sharing_a_model_train_exactly_as_each_alone(tiny):
+    """Contestants of one optimizer kind take turns on one compiled model, each with its own state."""
+    from dataclasses import replace
+
+    from mnist_core.training.model_pool import ModelPool
+
+    def momentum(name, learning_rate, momentum):
+        settings = OptimizerSettings("momentum", {"learning_rate": learning_rate, "momentum": momentum})
+        return Contestant(name, settings, 40, 0.001, averaging=0.9)
+
+    contestants = [
+        _sgd("slow", 0.01),
+        momentum("heavy", 0.01, 0.9),
+        replace(_sgd("fast", 0.1), batch_size=64, weight_decay=0.01),
+        momentum("light", 0.02, 0.5),
+    ]
+    pool = ModelPool(4)
+    together = Race(contestants, tiny, budget_examples=500, eval_every_examples=200, pool=pool)
+    snap = _run(together)
+    assert snap.status == "finished", snap.message
+    models = [run.model for run in together.runners]
+    assert models[0] is models[2] and models[1] is models[3] and models[0] is not models[1]
+    assert len(pool) == 2
+    for contestant, trained in zip(contestants, together.trained(), strict=True):
+        alone = Race([contestant], tiny, budget_examples=500, eval_every_examples=200, pool=ModelPool(0))
+        alone_snap = _run(alone)
+        assert [replace(p, train_seconds=0.0) for p in snap.points[contestant.name]] == [
+            replace(p, train_seconds=0.0) for p in alone_snap.points[contestant.name]
+        ]
+        for a, b in zip(trained.weights, alone.trained()[0].weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 # --- divergence, lifecycle, results ---
 
 

@@ -36,6 +36,9 @@ class CropPredictor:
         spec = tf.TensorSpec((None, CROP_SIZE, CROP_SIZE, 1), tf.float32)
         # model.predict costs ~60 ms of overhead per call; a traced direct call costs well under 1 ms.
         self._forward = tf.function(lambda x: core(x, training=False), input_signature=[spec])
+        # Traced now through its signature: TensorFlow counts only traces made by calls towards its retracing
+        # warning, which the predictors of several models, each traced by its first call, would trip.
+        self._forward.get_concrete_function()
 
     def forward(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities (M, 10) for crops (M, 24, 24) of pixel values 0..255."""

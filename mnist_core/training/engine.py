@@ -78,7 +78,7 @@ class Engine(keras.callbacks.Callback):
         self.predictor = CropPredictor(held.model)
         self.start = start or StartPoint()
         self.examples_per_epoch = examples_per_epoch
-        self.stream, self.crops, self.label, self.live = stream, crops, label, live
+        self.stream, self.crops, self.label, self.reports_live = stream, crops, label, live
         self.batch_size = batch_size
         self.set_decay(weight_decay, batch_size)
         self.epoch = 0  # passes completed, set by the run's owner
@@ -197,7 +197,7 @@ class Engine(keras.callbacks.Callback):
             return self._diverge(loss)
         self._losses.append(loss)
         self._hits.append(hit)
-        if self.live and now - self._last_push >= PUSH_SECONDS:
+        if self.reports_live and now - self._last_push >= PUSH_SECONDS:
             with self.clock.excluded():
                 self._push(now)
         if self.control.halt_requested:
@@ -285,7 +285,7 @@ class Engine(keras.callbacks.Callback):
             train_seconds=self.start.train_seconds + train_seconds,
             learning_rate=self.learning_rate,
         )
-        if now - self._last_stream >= STREAM_SECONDS or not self.live:  # a non-live run publishes each fit's end
+        if now - self._last_stream >= STREAM_SECONDS or not self.reports_live:  # a non-live run: each fit's end
             self._last_stream = now
             if self.stream is not None:
                 fields["ms_forward"] = self._stream_test_digits()

@@ -47,7 +47,7 @@ class TrainingModel:
     decay: keras.Variable
     key: str
     fresh_optimizer: list[np.ndarray]
-    traced_batches: int = 0  # batches trained since it was built, up to 2 (the first one traces the step)
+    traced_batches: int = 0  # batches trained since it was built, up to 2 (the first traces or first runs the step)
 
 
 def pool_key(layers: list[LayerSpec], settings: TrainSettings) -> str:
@@ -97,12 +97,41 @@ def reset(
         target.assign(source.value)
     if initial_weights is not None:
         held.model.set_weights(initial_weights)  # raises on weights of another network
+    reset_optimizer(held, settings)
+
+
+def reset_optimizer(held: TrainingModel, settings: TrainSettings) -> None:
+    """Give a model's optimizer and L2 coefficient what new_training_model would for these settings."""
     optimizer = held.model.optimizer
     for variable, value in zip(optimizer.variables, held.fresh_optimizer, strict=True):
         variable.assign(value)
     params = settings.optimizer.params  # with build_optimizer's defaults: a new model's starting values
     set_live_params(optimizer, {"learning_rate": params["learning_rate"], "momentum": params.get("momentum", 0.0)})
     held.decay.assign(0.0)
+
+
+@dataclass
+class HeldState:
+    """What training changes in a compiled model, saved so that several runs can take turns on one traced step."""
+
+    values: list[np.ndarray]
+    traced_batches: int
+
+
+def _state_variables(held: TrainingModel) -> list[keras.Variable]:
+    # Weights, the random crop's generator state, every optimizer variable (step count, learning rate, momentum
+    # and average slots) and the L2 coefficient; Keras resets the metrics at each fit call itself.
+    return [*held.model.variables, *held.model.optimizer.variables, held.decay]
+
+
+def save_state(held: TrainingModel) -> HeldState:
+    return HeldState([np.array(v.numpy()) for v in _state_variables(held)], held.traced_batches)
+
+
+def load_state(held: TrainingModel, state: HeldState) -> None:
+    for variable, value in zip(_state_variables(held), state.values, strict=True):
+        variable.assign(value)
+    held.traced_batches = state.traced_batches
 
 
 class ModelPool:

@@ -7,16 +7,28 @@ Only the optimizer, its batch size, its weight decay and its weight averaging di
 
 from __future__ import annotations
 
+from collections import Counter
+
 import keras
 import numpy as np
 
-from mnist_core.compat.keras_workarounds import seed_states
+from mnist_core.compat.keras_workarounds import seed_states, trace_train_step
 from mnist_core.data.mnist import Mnist
 from mnist_core.model.predict import accuracy
 from mnist_core.runtime.queue import JobQueue
 from mnist_core.training.contestants import Contestant, RacePlan
-from mnist_core.training.engine import Engine
-from mnist_core.training.model_pool import ModelPool, TrainingModel, get_pool, training_model
+from mnist_core.training.engine import Engine, batches
+from mnist_core.training.model_pool import (
+    HeldState,
+    ModelPool,
+    TrainingModel,
+    get_pool,
+    load_state,
+    pool_key,
+    reset_optimizer,
+    save_state,
+    training_model,
+)
 from mnist_core.training.race_results import (
     TEST_SUBSET,
     ContestantResult,
@@ -38,6 +50,7 @@ class ContestantRun:
         self.state = RunState(epochs=0, total_examples=budget_examples)
         self.state.set_status(Status.WAITING)
         self.engine: Engine | None = None
+        self.saved: HeldState | None = None  # its model's state while another contestant's is in the shared model
 
     @property
     def examples(self) -> int:
@@ -45,6 +58,7 @@ class ContestantRun:
 
     @property
     def model(self) -> keras.Model:
+        """The compiled model it trains, shared with the contestants of the same network and optimizer kind."""
         return self.engine.keras_model
 
     @property
@@ -66,8 +80,11 @@ class Race(BackgroundRun):
     """Trains every contestant in one daemon thread, in interleaved chunks; never touches streamlit.
 
     Each contestant is a run of the same engine as a training job, with a compiled model from the model pool.
-    Each chunk, every running contestant trains until it has seen `eval_every_examples` more examples
-    (rounded up to whole batches), then all are evaluated, so the curves grow side by side.
+    Contestants whose models would have the same traced train step (the same `pool_key`: they differ only in
+    learning rate, momentum, batch size or weight decay) share one model and take turns on it: before a
+    contestant trains or is evaluated, its own state (`HeldState`) is loaded into the model, the previous
+    contestant's saved. Each chunk, every running contestant trains until it has seen `eval_every_examples` more
+    examples (rounded up to whole batches), then all are evaluated, so the curves grow side by side.
 
     Crops: each model's crop layer gets the same seed state, so its SeedGenerator draws the same offsets for the
     n-th batch in every model. Contestants with equal batch sizes therefore see identical crops; with different
@@ -96,7 +113,8 @@ class Race(BackgroundRun):
         self.state = RunState(epochs=0, total_examples=self.budget_examples * len(contestants))
         self.runners = [ContestantRun(c, self.budget_examples) for c in contestants]
         self._pool = pool if pool is not None else get_pool()
-        self._models: list[TrainingModel] = []
+        self._models: list[TrainingModel] = []  # one per pool key
+        self._occupants: dict[str, ContestantRun] = {}  # pool key -> whose state its model holds
         self._test = data.test.x[:TEST_SUBSET], data.test.y[:TEST_SUBSET]
         super().__init__("mnist-live-race", queue)
 
@@ -140,12 +158,17 @@ class Race(BackgroundRun):
 
     # --- the race thread ---
     def prepare(self) -> None:
-        """Give every contestant a compiled model and an engine, all from one set of weights and crop states."""
+        """Give every contestant an engine on a compiled model, all from one set of weights and crop states."""
         if self._models:
             return
+        models: dict[str, TrainingModel] = {}
         for run in self.runners:
-            held = training_model(self.layers, run.contestant.settings(self.seed, self.crops), pool=self._pool)
-            self._models.append(held)
+            settings = run.contestant.settings(self.seed, self.crops)
+            key = pool_key(self.layers, settings)
+            held = models.get(key)
+            if held is None:
+                held = models[key] = training_model(self.layers, settings, pool=self._pool)
+                self._models.append(held)
             run.engine = Engine(
                 held,
                 run.state,
@@ -165,6 +188,38 @@ class Race(BackgroundRun):
             held.model.set_weights(weights)
             for variable, value in zip(seed_states(held.model), seeds, strict=True):
                 variable.assign(value)
+        self._save_starts()
+        # Traced now, while the page says the networks are being built: traced by their first fit calls in turn,
+        # several models would make TensorFlow warn of retracing.
+        example = batches(self.data.train.x[:1], self.data.train.y[:1], 1)
+        for held in self._models:
+            trace_train_step(held.model, example)
+
+    def _save_starts(self) -> None:
+        """Each contestant's starting state where it shares its model: its own optimizer settings and decay."""
+        sharing = Counter(run.engine.held.key for run in self.runners)
+        for run in self.runners:
+            held = run.engine.held
+            if sharing[held.key] == 1:
+                self._occupants[held.key] = run  # its state stays in its model for the whole race
+                continue
+            reset_optimizer(held, run.contestant.settings(self.seed, self.crops))
+            run.engine.set_decay(run.contestant.weight_decay, run.contestant.batch_size)
+            run.saved = save_state(held)
+            if any(other.engine.held is held for other in self.runners[: self.runners.index(run)]):
+                # The first contestant on the model runs its step first: the clock's trace accounting is its own.
+                run.saved.traced_batches = 2
+
+    def _take_turn(self, run: ContestantRun) -> None:
+        """Load this contestant's state into its model, saving the state of the contestant that was in it."""
+        key = run.engine.held.key
+        occupant = self._occupants.get(key)
+        if occupant is run:
+            return
+        if occupant is not None:
+            occupant.saved = save_state(occupant.engine.held)
+        load_state(run.engine.held, run.saved)
+        run.saved, self._occupants[key] = None, run
 
     def _stopped_in_queue(self) -> None:
         for run in self.runners:
@@ -194,6 +249,7 @@ class Race(BackgroundRun):
         # All contestants share the initial weights: one evaluation serves for all.
         validation, test = self._evaluate(self.runners[0])
         for run in self.runners:
+            self._take_turn(run)
             run.engine.publish()
             run.state.set_status(Status.RUNNING)
             run.state.add_epoch(RacePoint(0, 0.0, None, validation, test, Status.RUNNING))
@@ -207,6 +263,7 @@ class Race(BackgroundRun):
             if end <= run.examples:
                 continue
             index = self.order(run.examples, end)
+            self._take_turn(run)
             run.engine.fit(self.data.train.x[index], self.data.train.y[index])
             trained.append(run)
         for run in trained:
@@ -222,6 +279,7 @@ class Race(BackgroundRun):
         run.state.add_epoch(point)
 
     def _evaluate(self, run: ContestantRun) -> tuple[float, float]:
+        self._take_turn(run)
         predictor = run.engine.predictor
         val = predictor.predict_center(self.data.validation.x)
         test_x, test_y = self._test
