@@ -25,7 +25,7 @@ _LOSS_FIELDS = {"loss": LOSS_SERIES[0], "l2_loss": LOSS_SERIES[1]}, {"validation
 def accuracy_series(crops: int, own: bool = False) -> tuple[str, ...]:
     """The accuracy chart's series; `own`: with the held-out part of the run's extra digits (own_accuracy)."""
     names = ("training (smoothed)", "validation", f"test, {crops}-crop average", "test, centre crop")
-    return (*names, f"handwriting (held out), {crops}-crop") if own else names
+    return (*names, "handwriting, held out") if own else names
 
 
 def loss_frame(snap: RunView) -> pd.DataFrame:
