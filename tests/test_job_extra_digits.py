@@ -93,3 +93,25 @@ def test_the_accuracy_chart_draws_the_held_out_line(mnist):
     assert list(frame[frame.series == name].value) == pytest.approx([snap.history[0].own_accuracy])
     assert name in json.dumps(accuracy_spec(4, True))
     assert name not in json.dumps(accuracy_spec(4))
+
+
+def test_a_snapshot_keeps_own_accuracy_and_an_older_one_loads_with_the_switches_off(mnist):
+    from dataclasses import asdict
+
+    from mnist_core.model.architecture import PRESETS
+    from mnist_core.snapshots.load import load_snapshot
+    from mnist_core.snapshots.manifest import manifest_settings
+    from mnist_core.snapshots.save import save_snapshot
+
+    data, extra = small(mnist, 600, 200), _extra(mnist, 40)
+    job = TrainingJob(TrainSettings(batch_size=50, epochs=1, seed=0, own_digits=1), data, extra=extra)
+    job.start()
+    assert job.join(timeout=240)
+    snap = job.state.view()
+    loaded = load_snapshot(save_snapshot(job.state.weights()[1], job.layers, job.settings, snap))
+    assert loaded.epochs == list(snap.history) and loaded.epochs[0].own_accuracy is not None
+    assert loaded.settings.own_digits == 1
+    older = asdict(TrainSettings())
+    del older["own_digits"], older["class_digits"]  # as a snapshot saved before the switches existed
+    settings = manifest_settings({"settings": older}, PRESETS["convnetjs"])
+    assert (settings.own_digits, settings.class_digits) == (0, 0)
