@@ -8,8 +8,10 @@ Parameters, beside the settings ones (ui.query_settings), each read once when a 
     task=TEXT    a short task shown at the top of the Train page, as plain text
 
 NAMES: comma-separated control names, the settings' link names (opt, lr, momentum, rho, eps, beta1, beta2, batch,
-decay, epochs, k, seed, ema, net), or `all`. A name both hidden and locked is hidden. Example: only the learning
-rate can be changed, on SGD, with a task: `?opt=sgd&lr=0.5&hide=all&allow=lr&task=Find+the+largest+rate+that+trains`.
+decay, epochs, k, seed, ema, anneal, stop, mine, class, net), or `all`. A name both hidden and locked is hidden.
+Example: only the learning rate can be changed, on SGD, with a task:
+`?opt=sgd&lr=0.5&hide=all&allow=lr&task=Find+the+largest+rate+that+trains`. `class=1&lock=class` opens a lesson
+that trains with the class set (class_set_lesson).
 """
 
 from __future__ import annotations
@@ -93,6 +95,21 @@ def lesson_query(settings_params: Mapping[str, str], allowed: list[str], hide_re
     params["hide" if hide_rest else "lock"] = ALL
     if allowed:
         params["allow"] = ",".join(name for name in CONTROLS if name in allowed)
+    if task.strip():
+        params["task"] = task.strip()[:MAX_TASK_CHARS]
+    return urlencode(params)
+
+
+CLASS_SET_TASK = (
+    "Train with the class's own handwriting mixed in. The accuracy chart's extra line is how the network reads "
+    "the class's digits it never trained on: how does it compare with the MNIST test accuracy?"
+)
+
+
+def class_set_query(settings_params: Mapping[str, str], task: str = CLASS_SET_TASK) -> str:
+    """The query string of a lesson that trains with the class set: that switch on and locked, the rest free."""
+    switch = control_name("class_digits")
+    params = {**settings_params, switch: "1", "lock": switch}
     if task.strip():
         params["task"] = task.strip()[:MAX_TASK_CHARS]
     return urlencode(params)

@@ -53,6 +53,7 @@ class FieldSpec:
     applies: Applies = Applies.NEW_RUN
     short: str = ""  # the sidebar's label when shorter than `label`
     step: int = 1  # the sidebar's +/- step for whole numbers
+    toggle: bool = False  # an on/off setting (0 or 1), drawn as a switch
 
     @property
     def help(self) -> str:
@@ -136,6 +137,26 @@ FIELDS: dict[str, FieldSpec] = {
         "what it needs. 0 trains every epoch.",
         applies=_EPOCH,
     ),
+    "own_digits": FieldSpec(
+        "Your digits in training",
+        0,
+        1,
+        integer=True,
+        toggle=True,
+        url="mine",
+        about="Mix the digits you saved on the Draw page into every epoch, with the same random crops; one in "
+        "five is held out, and the accuracy chart shows how the network reads those.",
+    ),
+    "class_digits": FieldSpec(
+        "Train with the class set",
+        0,
+        1,
+        integer=True,
+        toggle=True,
+        url="class",
+        about="Mix the digits your class shared (the For teachers page shows them) into every epoch, as your "
+        "own digits are; one in five is held out, and the accuracy chart shows how the network reads those.",
+    ),
 }
 # The settings that are not numbers: a new optimizer or network always needs a new run.
 CHOICES = {"optimizer": "optimizer", "preset": "network"}
@@ -193,6 +214,8 @@ class TrainSettings:
     averaging: float = 0.99
     anneal: float = 0.4  # the last fraction of the run over which the learning rate falls to zero
     stop_at: float = 0.0  # test accuracy (%) that ends the run after its epoch; 0 is off
+    own_digits: int = 0  # 1: the session's saved digits are mixed into every epoch
+    class_digits: int = 0  # 1: the class set is
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -136,7 +136,14 @@ def _tiles(snap: RunView) -> None:
 
 def _view(job, snap: RunView) -> None:
     # Altair and pandas load here, not at the top: the first page shows its Train button without waiting for them.
-    from mnist_core.charts.training import accuracy_frame, accuracy_spec, chart_crops, loss_frame, loss_spec
+    from mnist_core.charts.training import (
+        accuracy_frame,
+        accuracy_spec,
+        chart_crops,
+        chart_own,
+        loss_frame,
+        loss_spec,
+    )
 
     _status(snap, job)
     if snap.status.waiting:
@@ -145,7 +152,7 @@ def _view(job, snap: RunView) -> None:
     step_report(snap)
     left, right = st.columns(2)
     left.vega_lite_chart(loss_frame(snap), loss_spec(), width="stretch")
-    right.vega_lite_chart(accuracy_frame(snap), accuracy_spec(chart_crops(snap)), width="stretch")
+    right.vega_lite_chart(accuracy_frame(snap), accuracy_spec(chart_crops(snap), chart_own(snap)), width="stretch")
     st.subheader("Test digits as the network sees them now")
     recent = list(snap.recent)[-STREAM_SHOWN:][::-1]
     if recent:

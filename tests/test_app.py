@@ -58,13 +58,17 @@ def test_train_page_renders_with_sidebar_defaults():
 
 def test_the_sidebar_is_drawn_from_the_settings_field_table():
     from mnist_core.settings import FIELDS, OPTIMIZERS, RUN_FIELDS
+    from ui.handwriting import WEIGHT
     from ui.query_settings import PARAMS
 
     at = _app()
-    shown = {w.label: w for w in [*at.sidebar.text_input, *at.sidebar.number_input]}
+    shown = {w.label: w for w in [*at.sidebar.text_input, *at.sidebar.number_input, *at.sidebar.toggle]}
     for field in (*OPTIMIZERS["adadelta"].fields, *RUN_FIELDS):
         spec = FIELDS[field]
         widget = shown[spec.short or spec.label]
+        if spec.toggle:  # a switch's tooltip also states the digits' weight in an epoch
+            assert widget in at.sidebar.toggle and widget.help == f"{spec.about} {WEIGHT} {spec.applies.note}", field
+            continue
         assert (widget.help or "") == spec.help, field
         assert (widget in at.sidebar.number_input) == spec.integer, field
     assert len(shown) == len(OPTIMIZERS["adadelta"].fields) + len(RUN_FIELDS)

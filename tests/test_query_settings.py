@@ -30,7 +30,7 @@ def test_a_good_link_gives_its_values_and_the_widget_state():
 def test_every_parameter_round_trips():
     query = {"opt": "adam", "lr": "0.002", "eps": "1e-08", "beta1": "0.8", "beta2": "0.99", "batch": "64",
              "decay": "0.0005", "epochs": "3", "k": "8", "seed": "42", "ema": "0.9", "anneal": "0.5", "stop": "99.2",
-             "net": "large"}  # fmt: skip
+             "mine": "1", "class": "1", "net": "large"}  # fmt: skip
     link = read_link(query)
     assert not link.notices
     assert link_params(_settings(link.values)) == query

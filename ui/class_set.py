@@ -7,7 +7,9 @@ import logging
 import pandas as pd
 import streamlit as st
 
+from mnist_core.data.own_digits import unavailable_reason
 from mnist_core.inspection.evaluation import evaluate
+from mnist_core.lessons import CLASS_SET_TASK, class_set_query
 from mnist_core.settings import TrainSettings
 from mnist_core.store import RunStore, StoreError
 from ui.markdown import escape_markdown
@@ -19,7 +21,9 @@ _BEST = "class_set_best_run"  # (run id, InferenceModel): the best shared run's 
 _LOG = logging.getLogger(__name__)
 
 
-def class_set_section() -> None:
+def class_set_section(root: str, settings_params: dict[str, str], task: str = "") -> None:
+    """The class set's counts and scores, and the lesson link that trains with it (`root`: the app's address;
+    `settings_params`: the sidebar's settings as link parameters; `task`: the teacher's, else the default one)."""
     st.subheader("The class set")
     st.caption(
         "Digits students shared from their My digits page, with the nickname they chose: your class's own "
@@ -32,6 +36,7 @@ def class_set_section() -> None:
     except StoreError as exc:
         st.error(f"**The class set cannot be read now.** {escape_markdown(str(exc))}", icon=":material/cloud_off:")
         return
+    _lesson_link(root, settings_params, task, counts.total)
     if not counts.total:
         st.info("No digits are shared yet.", icon=":material/group:")
         return
@@ -84,3 +89,13 @@ def _best_shared_run(store: RunStore):
     except StoreError as exc:
         _LOG.warning("The best shared run cannot be read: %s", exc)
         return None
+
+
+def _lesson_link(root: str, settings_params: dict[str, str], task: str, count: int) -> None:
+    """The link that opens a lesson training with the class set (the switch on and locked)."""
+    link = f"{root}?{class_set_query(settings_params, task.strip() or CLASS_SET_TASK)}"
+    st.markdown("**A lesson that trains with the class set**")
+    st.code(link, language=None, wrap_lines=True)
+    st.link_button("Open the class-set lesson (new tab)", link, icon=":material/open_in_new:")
+    if reason := unavailable_reason(count, class_set=True):
+        st.caption(f":material/info: {escape_markdown(reason)} Until then the lesson's runs train on MNIST alone.")

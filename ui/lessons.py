@@ -104,4 +104,6 @@ def _value(setting: str, settings: TrainSettings | None) -> str:
     if setting == "preset":
         return PRESET_LABELS.get(settings.preset, settings.preset)
     value = settings.optimizer.params[setting] if setting in settings.optimizer.params else getattr(settings, setting)
+    if FIELDS[setting].toggle:
+        return "on" if value else "off"
     return f"{value:g}" if isinstance(value, float) else f"{value:,}"

@@ -8,6 +8,7 @@ Parameters (only values that differ from the defaults appear, so a default set-u
     batch    batch size               decay     L2 weight decay    epochs epochs
     k        crops per prediction     seed      seed               ema    weight averaging
     anneal   learning-rate anneal     stop      stop at test accuracy (%)
+    mine     your digits in training (1 on, 0 off)     class  train with the class set (1 on, 0 off)
     net      network preset (convnetjs, large; "custom" marks a network from the layer editor,
              which a link cannot carry: opening such a link falls back to the default network)
 
@@ -114,6 +115,8 @@ def widget_state(values: Mapping[str, Any]) -> dict[str, Any]:
             state[PRESET_KEY] = value
         elif setting in OPTIMIZER_FIELDS:
             state[f"{optimizer}.{setting}"] = _text(value)
+        elif FIELDS[setting].toggle:
+            state[setting] = bool(value)
         else:  # whole-number fields are number inputs, the rest text inputs
             state[setting] = int(value) if FIELDS[setting].integer else _text(value)
     return state

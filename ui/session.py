@@ -12,6 +12,7 @@ from mnist_core.data.download import DownloadError, ensure_mnist
 from mnist_core.data.mnist import ENV_VAR, DatasetError, Mnist, is_loaded, load_mnist
 from mnist_core.model.architecture import LayerSpec
 from mnist_core.settings import TrainSettings
+from ui.handwriting import with_extra_digits
 from ui.lifecycle import OWNER, session_owner
 from ui.run_controls import start_run
 
@@ -71,10 +72,13 @@ def start_job(
     """Replace any finished job with a new one training `layers` with `settings`, and start it (`paused`: for Step).
 
     `options` go to TrainingJob (e.g. the weights and history of a loaded snapshot to continue from). It trains
-    here, or on the Ray cluster that MNIST_LIVE_RAY_ADDRESS names (mnist_core.cluster.factory).
+    here, or on the Ray cluster that MNIST_LIVE_RAY_ADDRESS names (mnist_core.cluster.factory). The saved digits
+    the settings ask for are read here (ui.handwriting) and handed to the job, unless `options` brings them.
     """
     from mnist_core.cluster.factory import new_job  # imports TensorFlow: only once someone trains
 
+    if "extra" not in options:
+        settings, options["extra"] = with_extra_digits(settings)
     stop_job()
     from ui.run_store import save_when_done  # SQLAlchemy: only once someone trains
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from mnist_core.model.budget import check_step_memory
 from mnist_core.settings import FIELDS, OPTIMIZERS, RUN_FIELDS, SettingsError, TrainSettings, validate_settings
+from ui.handwriting import TOGGLES, WEIGHT, toggle_note
 from ui.lessons import current_lesson, keep_in_url, lesson_panel, lesson_widget
 from ui.network import PRESET_KEY, network_choices, network_label
 from ui.query_settings import initial_values, mirror_to_link
@@ -38,6 +39,16 @@ def _field_input(where, key: str, field: str, initial: object) -> object:
     ))  # fmt: skip
 
 
+def _toggle(field: str, initial: bool) -> tuple[int, bool]:
+    """An on/off setting as a switch: (1 or 0, whether its digits can be used), with why not (ui.handwriting)."""
+    spec = FIELDS[field]
+    on = lesson_widget(field, field, initial, lambda locked: st.toggle(
+        spec.label, **_start(field, initial), key=field, help=f"{spec.about} {WEIGHT} {spec.applies.note}",
+        disabled=locked,
+    ))  # fmt: skip
+    return int(bool(on)), toggle_note(st, field, bool(on))
+
+
 def sidebar_settings() -> TrainSettings | None:
     """Draw the sidebar; return the valid settings, or None after showing each field's error."""
     defaults = TrainSettings()
@@ -58,7 +69,8 @@ def sidebar_settings() -> TrainSettings | None:
         raw: dict = {"optimizer": name}
         for field, default in OPTIMIZERS[name].fields.items():
             raw[field] = _field_input(st, f"{name}.{field}", field, linked.get(f"{name}.{field}", default))
-        whole = [f for f in RUN_FIELDS if FIELDS[f].integer]  # number inputs, two to a row, then text inputs
+        # Number inputs, two to a row, then text inputs; the switches come last (ui.handwriting).
+        whole = [f for f in RUN_FIELDS if FIELDS[f].integer and not FIELDS[f].toggle]
         for pair in (whole[i : i + 2] for i in range(0, len(whole), 2)):
             for column, field in zip(st.columns(2), pair):
                 raw[field] = _field_input(column, field, field, linked.get(field, getattr(defaults, field)))
@@ -74,6 +86,12 @@ def sidebar_settings() -> TrainSettings | None:
             help=PRESET_HELP,
             disabled=locked,
         ))  # fmt: skip
+        usable = False
+        for field in TOGGLES:
+            raw[field], ready = _toggle(field, linked.get(field, bool(getattr(defaults, field))))
+            usable |= ready
+        if usable:
+            st.caption(WEIGHT)
         try:
             settings = validate_settings(raw, choices)
             network = f"the network “{network_label(settings.preset, choices)}”"

@@ -59,7 +59,7 @@ def teachers_page() -> None:
         "Settings the link carries (the rest are defaults): " + (", ".join(shown) if shown else "none, all defaults")
         + ". docs/teaching.md in the repository describes the format."
     )  # fmt: skip
-    class_set_section()
+    class_set_section(_app_root(), link_params(settings), task)
 
 
 def _app_root() -> str:

@@ -22,8 +22,10 @@ LABEL_GAP = 15  # pixels between the lines of the last-value list
 _LOSS_FIELDS = {"loss": LOSS_SERIES[0], "l2_loss": LOSS_SERIES[1]}, {"validation_loss": LOSS_SERIES[2]}
 
 
-def accuracy_series(crops: int) -> tuple[str, ...]:
-    return ("training (smoothed)", "validation", f"test, {crops}-crop average", "test, centre crop")
+def accuracy_series(crops: int, own: bool = False) -> tuple[str, ...]:
+    """The accuracy chart's series; `own`: with the held-out part of the run's extra digits (own_accuracy)."""
+    names = ("training (smoothed)", "validation", f"test, {crops}-crop average", "test, centre crop")
+    return (*names, "handwriting, held out") if own else names
 
 
 def loss_frame(snap: RunView) -> pd.DataFrame:
@@ -31,10 +33,14 @@ def loss_frame(snap: RunView) -> pd.DataFrame:
 
 
 def accuracy_frame(snap: RunView) -> pd.DataFrame:
-    names = accuracy_series(chart_crops(snap))
+    own = chart_own(snap)
+    names = accuracy_series(chart_crops(snap), own)
     live = {"train_accuracy": names[0]}
     per_epoch = {"validation_accuracy": names[1], "test_accuracy_crops": names[2], "test_accuracy_center": names[3]}
-    return _long(snap, live, per_epoch)
+    if own:
+        per_epoch["own_accuracy"] = names[4]
+    frame = _long(snap, live, per_epoch)
+    return frame[frame["value"].notna()].reset_index(drop=True) if own else frame
 
 
 @cache
@@ -44,9 +50,9 @@ def loss_spec() -> dict:
 
 
 @cache
-def accuracy_spec(crops: int) -> dict:
-    """Vega-Lite spec (no data) of the accuracy chart."""
-    return spec_without_data(_accuracy_chart(crops, pd.DataFrame()))
+def accuracy_spec(crops: int, own: bool = False) -> dict:
+    """Vega-Lite spec (no data) of the accuracy chart (`own`: with the held-out handwriting's line)."""
+    return spec_without_data(_accuracy_chart(crops, pd.DataFrame(), own))
 
 
 def loss_chart(snap: RunView) -> alt.LayerChart:
@@ -55,7 +61,7 @@ def loss_chart(snap: RunView) -> alt.LayerChart:
 
 
 def accuracy_chart(snap: RunView) -> alt.LayerChart:
-    return _accuracy_chart(chart_crops(snap), accuracy_frame(snap))
+    return _accuracy_chart(chart_crops(snap), accuracy_frame(snap), chart_own(snap))
 
 
 def _loss_chart(frame: pd.DataFrame) -> alt.LayerChart:
@@ -64,9 +70,9 @@ def _loss_chart(frame: pd.DataFrame) -> alt.LayerChart:
     return _chart(base, "Loss", loss_y("value", "loss"), ".4f", LOSS_SERIES, LOSS_SERIES[2:])
 
 
-def _accuracy_chart(crops: int, frame: pd.DataFrame) -> alt.LayerChart:
+def _accuracy_chart(crops: int, frame: pd.DataFrame, own: bool = False) -> alt.LayerChart:
     """Accuracy as a log-scaled error rate (mnist_core.charts.scales), the 99% goal drawn."""
-    names = accuracy_series(crops)
+    names = accuracy_series(crops, own)
     error, expression = error_field("value")
     base = alt.Chart(frame).transform_calculate(**{error: expression})
     title = "Accuracy (the gap to 100%, on a log scale)"
@@ -78,6 +84,11 @@ def _accuracy_chart(crops: int, frame: pd.DataFrame) -> alt.LayerChart:
 def chart_crops(snap: RunView) -> int:
     """The k of the latest evaluation (it names a series of the accuracy chart)."""
     return snap.last_epoch.crops if snap.last_epoch else 4
+
+
+def chart_own(snap: RunView) -> bool:
+    """Whether the run reads held-out digits of its own (an epoch record has own_accuracy)."""
+    return any(record.own_accuracy is not None for record in snap.history)
 
 
 def _long(snap: RunView, live: dict[str, str], per_epoch: dict[str, str]) -> pd.DataFrame:

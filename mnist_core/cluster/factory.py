@@ -33,7 +33,7 @@ def new_job(settings, data, layers=None, **options):
     if cluster is not None:
         from mnist_core.cluster.remote import RemoteJob
 
-        cluster_options = {k: options.pop(k) for k in ("initial_weights", "history") if k in options}
+        cluster_options = {k: options.pop(k) for k in ("initial_weights", "history", "extra") if k in options}
         return RemoteJob(cluster, settings, data, layers, **cluster_options)
     from mnist_core.training.job import TrainingJob
 

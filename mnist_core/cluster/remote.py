@@ -20,6 +20,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskErro
 
 from mnist_core.cluster.connection import Cluster, Placement
 from mnist_core.data.mnist import Mnist
+from mnist_core.data.own_digits import ExtraDigits
 from mnist_core.model.architecture import PRESETS, LayerSpec
 from mnist_core.settings import TrainSettings
 from mnist_core.training.contestants import Contestant, RacePlan
@@ -249,14 +250,17 @@ class RemoteJob(RemoteRun):
         *,
         initial_weights: list | None = None,
         history: RunView | None = None,
+        extra: ExtraDigits | None = None,
     ):
         from mnist_core.training.counts import StartPoint
 
         self.settings = settings
         self.layers = layers if layers is not None else PRESETS[settings.preset]
-        waiting = RunState(**StartPoint.of(history).totals(settings.epochs, len(data.train)), past=history)
+        epoch_size = len(data.train) + (extra.per_epoch(len(data.train)) if extra is not None else 0)
+        waiting = RunState(**StartPoint.of(history).totals(settings.epochs, epoch_size), past=history)
         waiting.set_queue_position(1)
         options = {"settings": settings, "layers": self.layers, "initial_weights": initial_weights, "history": history}
+        options["extra"] = extra
         super().__init__(cluster, data, options, waiting.view())
         self._waiting_change: TrainSettings | None = None
         self._model = None
@@ -299,7 +303,8 @@ class RemoteJob(RemoteRun):
 
     def continuation(self) -> dict[str, Any]:
         """What a new job needs to go on from where this one stopped (as a snapshot's Continue training)."""
-        return {"settings": self.settings, "initial_weights": self.state.weights()[1], "history": self.state.view()}
+        weights, view = self.state.weights()[1], self.state.view()
+        return {"settings": self.settings, "initial_weights": weights, "history": view, "extra": self._options["extra"]}
 
 
 class RemoteRace(RemoteRun):

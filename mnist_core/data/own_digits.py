@@ -91,14 +91,15 @@ def split_held_out(ids: Any, x: Any, y: Any) -> Split:
     return Split(x[~held], y[~held], x[held], y[held])
 
 
-def unavailable_reason(count: int) -> str | None:
-    """Why one's digits cannot go into training now, or None when there are enough."""
+def unavailable_reason(count: int, class_set: bool = False) -> str | None:
+    """Why one's digits (or, `class_set`, the class set) cannot go into training now, or None when there are enough."""
     if count >= MIN_FOR_TRAINING:
         return None
-    return (
-        f"Save at least {MIN_FOR_TRAINING} digits on the Draw page first (you have {count}): one in "
-        f"{HELD_OUT_ONE_IN} is held out to test on, and fewer leave too few to read anything from."
-    )
+    if class_set:
+        first = f"The class set needs at least {MIN_FOR_TRAINING} shared digits (it has {count})"
+    else:
+        first = f"Save at least {MIN_FOR_TRAINING} digits on the Draw page first (you have {count})"
+    return f"{first}: one in {HELD_OUT_ONE_IN} is held out to test on, and fewer leave too few to read anything from."
 
 
 def repeats_for(share: float, base: int, extra: int) -> int:
@@ -133,6 +134,30 @@ def mix_into_epoch(x: np.ndarray, y: np.ndarray, extra_x: Any, extra_y: Any, sha
         return EpochMix(x, y, 0, 0)
     more_x, more_y = np.tile(extra_x, (repeats, 1, 1)), np.tile(extra_y, repeats)
     return EpochMix(np.concatenate([x, more_x]), np.concatenate([y, more_y]), repeats, len(more_y))
+
+
+@dataclass(frozen=True, eq=False)
+class ExtraDigits:
+    """Saved digits a training run mixes into every epoch (all but the held-out part) and tests on (that part).
+
+    `name` says whose they are, for the page and the chart ("your digits", "the class set").
+    """
+
+    split: Split
+    name: str = "your digits"
+    share: float = DEFAULT_SHARE
+
+    @classmethod
+    def of(cls, ids: Any, x: Any, y: Any, name: str = "your digits", share: float = DEFAULT_SHARE) -> ExtraDigits:
+        return cls(split_held_out(ids, x, y), name, share)
+
+    def per_epoch(self, base: int) -> int:
+        """How many of an epoch's examples are these digits' repeats, in an epoch of `base` MNIST examples."""
+        return repeats_for(self.share, base, len(self.split.train_y)) * len(self.split.train_y)
+
+    def mixed(self, x: np.ndarray, y: np.ndarray) -> EpochMix:
+        """MNIST's training arrays `x`, `y` with these digits' training part in, at their share."""
+        return mix_into_epoch(x, y, self.split.train_x, self.split.train_y, self.share)
 
 
 def npz_bytes(x: Any, y: Any) -> bytes:

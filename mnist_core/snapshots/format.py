@@ -24,6 +24,9 @@ APP = "mnist-live"
 MANIFEST = "manifest.json"
 MODEL = "model.keras"
 
+# Settings added after version 1 was written: a version 1 snapshot without them had them at their default (off).
+LATER_SETTINGS = ("own_digits", "class_digits")
+
 # The settings' network name for layers that are no preset: the session's own network (ui.network.CUSTOM).
 CUSTOM_PRESET = "custom"
 

@@ -23,6 +23,7 @@ from mnist_core.snapshots.format import (
     CUSTOM_PRESET,
     FORMAT,
     FORMAT_VERSION,
+    LATER_SETTINGS,
     MANIFEST,
     MAX_EPOCH_RECORDS,
     MAX_INT_DIGITS,
@@ -153,6 +154,8 @@ def manifest_settings(manifest: dict[str, Any], layers: list[LayerSpec]) -> Trai
             continue
         if spec.name == "preset":
             raw["preset"] = _name(settings, "preset", "settings.")
+        elif spec.name in LATER_SETTINGS and spec.name not in settings:
+            continue  # validate_settings gives it its default
         else:
             raw[spec.name] = _number(settings, spec.name, "settings.")
     try:
@@ -196,6 +199,8 @@ def _records(metrics: dict[str, Any], key: str, cls: type, limit: int) -> list:
 
 
 def _metric(value: Any, kind: Any, where: str) -> Any:
+    if value is None and "None" in str(kind):  # an optional metric (EpochRecord.own_accuracy) left empty
+        return None
     if kind in ("int", int):
         if not _is_int(value) or not 0 <= value <= MAX_METRIC:
             raise SnapshotError(f"{MANIFEST}: {where} must be a whole number from 0 to 1e15, got {kind_of(value)}.")

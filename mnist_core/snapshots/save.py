@@ -82,7 +82,8 @@ def _metrics_dict(metrics: RunView | None) -> dict[str, Any]:
 
 
 def _finite(record: Any) -> bool:
-    return all(math.isfinite(v) for v in asdict(record).values())
+    """Every number in it finite (an optional metric may be None)."""
+    return all(v is None or math.isfinite(v) for v in asdict(record).values())
 
 
 def thin(points: list, limit: int) -> list:

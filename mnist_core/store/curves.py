@@ -14,6 +14,8 @@ MAX_EPOCHS = 500
 PROGRESS_FIELDS = [f.name for f in fields(ProgressPoint)]
 EPOCH_FIELDS = [f.name for f in fields(EpochRecord)]
 POINT_FIELDS = ["examples_seen", "train_seconds", "loss", "validation_accuracy", "test_accuracy"]
+# Epoch values a record may lack (None): a run without extra digits, or curves stored before the field existed.
+OPTIONAL_EPOCH_FIELDS = ("own_accuracy",)
 
 
 def thin(items: list, limit: int = MAX_CURVE_POINTS) -> list:
@@ -54,12 +56,16 @@ def race_curves(points: tuple) -> str:
     return json.dumps({"points": _columns(rows, POINT_FIELDS)}, separators=(",", ":"))
 
 
-def _rows(columns: Any, names: list[str]) -> list[dict[str, Any]]:
+def _rows(columns: Any, names: list[str], optional: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Rows from stored columns, as many as the shortest required column; a missing `optional` column is None."""
     if not isinstance(columns, dict):
         return []
-    lists = [columns.get(name) if isinstance(columns.get(name), list) else [] for name in names]
-    count = min((len(values) for values in lists), default=0)
-    return [dict(zip(names, values)) for values in zip(*(values[:count] for values in lists))]
+    required = [name for name in names if name not in optional]
+    lists = {name: columns.get(name) if isinstance(columns.get(name), list) else [] for name in names}
+    count = min((len(lists[name]) for name in required), default=0)
+    for name in optional:
+        lists[name] = (lists[name] + [None] * count)[:count]
+    return [dict(zip(names, values)) for values in zip(*(lists[name][:count] for name in names))]
 
 
 def parse(text: str) -> dict[str, Any]:
@@ -83,7 +89,7 @@ def series(curves: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
     for row in _rows(curves.get("progress"), PROGRESS_FIELDS):
         _add(out["loss"], row["examples_seen"], row["loss"])
         _add(out["train_accuracy"], row["examples_seen"], row["train_accuracy"])
-    for row in _rows(curves.get("epochs"), EPOCH_FIELDS):
+    for row in _rows(curves.get("epochs"), EPOCH_FIELDS, OPTIONAL_EPOCH_FIELDS):
         _add(out["validation_accuracy"], row["examples_seen"], row["validation_accuracy"])
         _add(out["test_accuracy"], row["examples_seen"], row["test_accuracy_crops"])
     return out
@@ -96,10 +102,15 @@ def _add(target: list, x: Any, y: Any) -> None:
 
 def history(curves: dict[str, Any]) -> tuple[list[EpochRecord], list[ProgressPoint]]:
     """A Train page run's epoch records and progress, for continuing it; rows with missing values are dropped."""
-    epochs = [EpochRecord(**row) for row in _rows(curves.get("epochs"), EPOCH_FIELDS) if _numeric(row)]
+    rows = _rows(curves.get("epochs"), EPOCH_FIELDS, OPTIONAL_EPOCH_FIELDS)
+    epochs = [EpochRecord(**row) for row in rows if _numeric(row, OPTIONAL_EPOCH_FIELDS)]
     progress = [ProgressPoint(**row) for row in _rows(curves.get("progress"), PROGRESS_FIELDS) if _numeric(row)]
     return epochs, progress
 
 
-def _numeric(row: dict[str, Any]) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in row.values())
+def _numeric(row: dict[str, Any], optional: tuple[str, ...] = ()) -> bool:
+    """Every value a finite number, but an `optional` one may be None."""
+    return all(
+        (v is None and k in optional) or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+        for k, v in row.items()
+    )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_core.data.mnist import Mnist
+from mnist_core.data.own_digits import Split
 from mnist_core.inspection.inference import InferenceModel
 from mnist_core.model.architecture import LayerSpec
 from mnist_core.model.predict import CropPredictor, accuracy, cross_entropy
@@ -37,16 +38,25 @@ class EpochEnd:
 
 
 def epoch_record(
-    predictor: CropPredictor, data: Mnist, end: EpochEnd, seed: int, elapsed: Callable[[], float]
+    predictor: CropPredictor,
+    data: Mnist,
+    end: EpochEnd,
+    seed: int,
+    elapsed: Callable[[], float],
+    held: Split | None = None,
 ) -> EpochRecord:
     """The record of the pass that ended at `end`, measured with `predictor` holding its weights.
 
-    `elapsed()`: the run's wall clock, read as the record is made.
+    `elapsed()`: the run's wall clock, read as the record is made. `held`: the run's extra digits (ExtraDigits),
+    whose held-out part is read with k crops as the test set is; None, or none held out, leaves it None.
     """
     started = time.perf_counter()
     val = predictor.predict_center(data.validation.x)
     center = predictor.predict_center(data.test.x)
     crops = predictor.predict(data.test.x, end.crops, seed=seed).probabilities
+    own = None
+    if held is not None and len(held.held_y):
+        own = accuracy(predictor.predict(held.held_x, end.crops, seed=seed).probabilities, held.held_y)
     return EpochRecord(
         epoch=end.epoch,
         examples_seen=end.examples_seen,
@@ -60,14 +70,17 @@ def epoch_record(
         crops=end.crops,
         eval_seconds=time.perf_counter() - started,
         wall_seconds=elapsed(),
+        own_accuracy=own,
     )
 
 
 class EpochEvaluator:
     """Evaluates a run's passes in order, each in a daemon thread, on a network of its own (built at first use)."""
 
-    def __init__(self, layers: Sequence[LayerSpec], seed: int, data: Mnist, state: RunState):
+    def __init__(self, layers: Sequence[LayerSpec], seed: int, data: Mnist, state: RunState, held: Split | None = None):
+        """`held`: the run's extra digits split (mnist_core.data.own_digits), whose held-out part each record reads."""
         self._layers, self._seed, self._data, self._state = list(layers), seed, data, state
+        self._held = held
         self._model: InferenceModel | None = None
         self._last: threading.Thread | None = None
         self._record: EpochRecord | None = None
@@ -103,7 +116,7 @@ class EpochEvaluator:
                 self._model = InferenceModel.for_layers(self._layers, self._seed)
             self._model.load(end.weights)
             record = self._model.evaluate(
-                lambda predictor: epoch_record(predictor, self._data, end, self._seed, self._state.elapsed)
+                lambda predictor: epoch_record(predictor, self._data, end, self._seed, self._state.elapsed, self._held)
             )
         except Exception as exc:  # noqa: BLE001 - the job raises it when it waits
             self._failure = exc

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from mnist_core.data.mnist import Mnist
+from mnist_core.data.own_digits import ExtraDigits
 from mnist_core.model.architecture import PRESETS, ArchitectureError, LayerSpec, build_model
 from mnist_core.model.budget import check_step_memory
 from mnist_core.runtime.queue import JobQueue
@@ -50,6 +51,10 @@ class TrainingJob(BackgroundRun):
     metrics) the epochs, examples seen, training time and charts go on from where that run stopped, and this
     job trains `settings.epochs` more epochs.
 
+    With `extra` (saved digits, mnist_core.data.own_digits) their training part is mixed into every epoch at their
+    share, through the same shuffle and random crops, so an epoch has that many more examples; each epoch's record
+    also reads their held-out part (EpochRecord.own_accuracy). The pages hand them over: the job never reads a store.
+
     The thread takes a slot of `queue` (the process-wide job queue by default) and waits, status QUEUED, until it can.
     Its compiled model comes from `pool` (the process-wide one by default) when an ended job left one there for
     the same network and optimizer, and goes back there when this job ends (ModelPool(0) keeps none).
@@ -65,13 +70,17 @@ class TrainingJob(BackgroundRun):
         pool: ModelPool | None = None,
         initial_weights: Sequence[np.ndarray] | None = None,
         history: RunView | None = None,
+        extra: ExtraDigits | None = None,
     ):
         self.settings = settings
         self.layers = layers if layers is not None else PRESETS[settings.preset]
         self.data = data
+        self.extra = extra
+        # An epoch's examples: MNIST's training set and, with extra digits, their repeats.
+        self.epoch_size = len(data.train) + (extra.per_epoch(len(data.train)) if extra is not None else 0)
         self.initial_weights = list(initial_weights) if initial_weights is not None else None
         self.start_point = StartPoint.of(history)
-        self.state = RunState(**self.start_point.totals(settings.epochs, len(data.train)), past=history)
+        self.state = RunState(**self.start_point.totals(settings.epochs, self.epoch_size), past=history)
         self._pool = pool if pool is not None else get_pool()
         self._training: TrainingModel | None = None
         self._final_weights: list[np.ndarray] | None = None
@@ -144,14 +153,14 @@ class TrainingJob(BackgroundRun):
             params=settings.optimizer.params,
             batch_size=settings.batch_size,
             weight_decay=settings.weight_decay,
-            examples_per_epoch=len(self.data.train),
+            examples_per_epoch=self.epoch_size,
             start=self.start_point,
             stream=self.data.test,
             crops=settings.crops,
             seed=settings.seed,
             label=settings.optimizer.label,
             anneal=Anneal(settings.anneal),
-            planned_examples=settings.epochs * len(self.data.train),
+            planned_examples=settings.epochs * self.epoch_size,
         )
 
     def _train(self, held: TrainingModel) -> None:
@@ -160,13 +169,18 @@ class TrainingJob(BackgroundRun):
         self.epochs = self.settings.epochs
         engine.publish()
         state.set_status(Status.RUNNING, "Training")
-        evaluator = EpochEvaluator(self.layers, self.settings.seed, data, state)
+        extra = self.extra
+        evaluator = EpochEvaluator(self.layers, self.settings.seed, data, state, extra.split if extra else None)
+        x, y = data.train.x, data.train.y
+        if extra is not None:  # mixed once: each epoch only reorders them
+            mix = extra.mixed(x, y)
+            x, y = mix.x, mix.y
         while engine.epoch < self.epochs and not state.stop_requested:
             self._apply_epoch_changes(engine)
             # Seeded by the overall epoch: a continued run does not replay the order of the run it continues.
             overall = self.start_point.epoch + engine.epoch
-            order = np.random.default_rng([self.settings.seed, overall]).permutation(len(data.train))
-            trained = engine.fit(data.train.x[order], data.train.y[order])
+            order = np.random.default_rng([self.settings.seed, overall]).permutation(len(y))
+            trained = engine.fit(x[order], y[order])
             if engine.diverged:
                 evaluator.wait()  # the earlier passes' records still count
                 return
@@ -214,8 +228,8 @@ class TrainingJob(BackgroundRun):
         self.epochs = changes.get("epochs", self.epochs)
         engine.crops = changes.get("crops", engine.crops)
         engine.live.anneal = Anneal(changes.get("anneal", engine.live.anneal.fraction))
-        engine.planned_examples = self.epochs * len(self.data.train)
-        self.state.update(**self.start_point.totals(self.epochs, len(self.data.train)))
+        engine.planned_examples = self.epochs * self.epoch_size
+        self.state.update(**self.start_point.totals(self.epochs, self.epoch_size))
 
     def _epoch_end(self, engine: Engine) -> EpochEnd:
         """The pass that just ended, for its evaluation: on the averaged weights (fit wrote them back at its end)."""

@@ -38,6 +38,7 @@ class EpochRecord:
     crops: int
     eval_seconds: float = 0.0  # the evaluation's own wall time, not part of train_seconds
     wall_seconds: float = 0.0  # from the job getting its training slot (building included) to this record
+    own_accuracy: float | None = None  # k-crop accuracy on the held-out part of the run's extra digits, if any
 
 
 @dataclass(frozen=True)
