@@ -3,8 +3,9 @@
 Each side trains in a process of its own, taking turns (--rounds), so that a busy spell of the machine falls on both:
 
 - `engine`: the app's training model and engine as a job uses them, with the app's thread settings;
-- `keras_user`: plain Keras as a user would write it, TensorFlow's own thread settings: the same network (random
-  crop layer included), `compile(Adadelta(1.0, 0.95, 1e-6), "sparse_categorical_crossentropy", ["accuracy"])`
+- `keras_user`: plain Keras as a user would write it, with TensorFlow's own thread pool sizes (and the app's
+  other TensorFlow switches, oneDNN on among them, without which it is several times slower): the same network
+  (random crop layer included), `compile(Adadelta(1.0, 0.95, 1e-6), "sparse_categorical_crossentropy", ["accuracy"])`
   and `fit(x, y, batch_size=128)` on the numpy arrays;
 - `keras_tuned`: the same, fed as the engine feeds it (a prefetching tf.data pipeline, 8 steps per call);
 - `convolutions`: the net's convolutions alone, forward and both gradients, back to back at the training shapes,
@@ -24,6 +25,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import mnist_core  # noqa: F401 - TensorFlow's switches (oneDNN on) before it loads, for every side alike
 
 SIDES = ("engine", "keras_user", "keras_tuned", "convolutions")
 # The app's thread settings are mnist_core's; the others get TensorFlow's own (no variables set).
