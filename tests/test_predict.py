@@ -80,3 +80,12 @@ def test_evaluating_the_test_set_leaves_little_memory_behind(mnist):
     )
     rss = json.loads(result.stdout.strip().splitlines()[-1])
     assert rss["after"] - rss["before"] < 100, rss  # 4,096-crop chunks left ~260 MB here; 512 leave ~40
+
+
+def test_threads_sharing_the_chunks_give_the_same_probabilities(mnist):
+    predictor = CropPredictor(build_model(CONVNETJS, seed=2))
+    images = mnist.test.x[:1500]  # 6,000 crops: 12 chunks
+    alone = predictor.predict(images, 4, seed=5)
+    shared = predictor.predict(images, 4, seed=5, workers=3)
+    np.testing.assert_array_equal(shared.probabilities, alone.probabilities)
+    np.testing.assert_array_equal(predictor.predict_center(images, workers=2), predictor.predict_center(images))

@@ -21,6 +21,7 @@ from mnist_core.data.own_digits import Split
 from mnist_core.inspection.inference import InferenceModel
 from mnist_core.model.architecture import LayerSpec
 from mnist_core.model.predict import CropPredictor, accuracy, cross_entropy
+from mnist_core.runtime.threads import training_parts
 from mnist_core.training.run_state import EpochRecord, RunState
 
 
@@ -50,10 +51,10 @@ def epoch_record(
     `elapsed()`: the run's wall clock, read as the record is made. `held`: the run's extra digits (ExtraDigits),
     whose held-out part is read with k crops as the test set is; None, or none held out, leaves it None.
     """
-    started = time.perf_counter()
-    val = predictor.predict_center(data.validation.x)
-    center = predictor.predict_center(data.test.x)
-    crops = predictor.predict(data.test.x, end.crops, seed=seed).probabilities
+    started, workers = time.perf_counter(), training_parts()
+    val = predictor.predict_center(data.validation.x, workers)
+    center = predictor.predict_center(data.test.x, workers)
+    crops = predictor.predict(data.test.x, end.crops, seed=seed, workers=workers).probabilities
     own = None
     if held is not None and len(held.held_y):
         own = accuracy(predictor.predict(held.held_x, end.crops, seed=seed).probabilities, held.held_y)

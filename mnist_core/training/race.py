@@ -16,6 +16,7 @@ from mnist_core.compat.keras_workarounds import seed_states, trace_train_step
 from mnist_core.data.mnist import Mnist
 from mnist_core.model.predict import accuracy
 from mnist_core.runtime.queue import JobQueue
+from mnist_core.runtime.threads import training_parts
 from mnist_core.training.contestants import Contestant, RacePlan
 from mnist_core.training.engine import Engine, batches
 from mnist_core.training.model_pool import (
@@ -280,11 +281,11 @@ class Race(BackgroundRun):
 
     def _evaluate(self, run: ContestantRun) -> tuple[float, float]:
         self._take_turn(run)
-        predictor = run.engine.predictor
-        val = predictor.predict_center(self.data.validation.x)
+        predictor, workers = run.engine.predictor, training_parts()
+        val = predictor.predict_center(self.data.validation.x, workers)
         test_x, test_y = self._test
         # The same crop offsets for every contestant and evaluation point.
-        test = predictor.predict(test_x, self.crops, seed=self.seed).probabilities
+        test = predictor.predict(test_x, self.crops, seed=self.seed, workers=workers).probabilities
         return accuracy(val, self.data.validation.y), accuracy(test, test_y)
 
     def _finish(self) -> None:
