@@ -23,10 +23,9 @@ MAX_JOBS_PER_CPU = 4
 
 def default_limit(cpus: int | None = None) -> int:
     """One job per two CPUs, at least one."""
-    # Measured on 2 CPUs with the default job: alone, it keeps 1.2-1.4 of them busy (its Python half holds the
-    # GIL, which every job in this process shares). Two at once each trained at 55-65% of that speed, so
-    # together they got through only 1.0-1.3x the examples per second of one, and each took nearly twice as
-    # long; one after the other, the first finishes in half the time and the two on average no later.
+    # A job alone keeps two CPUs busy (its batch's parts run side by side, mnist_core.training.replicas), and
+    # each ended run evaluates beside the next one's training: two jobs at once on two CPUs get a class's runs
+    # done no sooner and each run later (docs/performance.md, tools.bench_class).
     return max(1, (cpus if cpus is not None else cpu_count()) // 2)
 
 

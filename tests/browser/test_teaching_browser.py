@@ -34,9 +34,11 @@ def test_a_class_link_in_a_fresh_browser_shows_only_the_allowed_control(browser,
 def test_the_teachers_page_makes_a_link(page, server_url):
     page.goto(f"{server_url}/teachers")
     expect(page.get_by_text("Students can change")).to_be_visible(timeout=60_000)
-    expect(page.locator('[data-testid="stCode"]')).to_contain_text("lock=all&allow=lr", timeout=60_000)
+    # The first code block is the lesson link; the class set's link comes after it.
+    lesson_link = page.locator('[data-testid="stCode"]').first
+    expect(lesson_link).to_contain_text("lock=all&allow=lr", timeout=60_000)
     page.get_by_text("hidden", exact=True).click()
-    expect(page.locator('[data-testid="stCode"]')).to_contain_text(f"{server_url}/?hide=all&allow=lr", timeout=60_000)
+    expect(lesson_link).to_contain_text(f"{server_url}/?hide=all&allow=lr", timeout=60_000)
     page.screenshot(path=SCREENSHOTS / "teachers_page.png", full_page=True)
 
 
