@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,6 +12,7 @@ from mnist_core.data.own_digits import MIN_FOR_TRAINING, unavailable_reason
 from mnist_core.store import RunStore
 from mnist_core.store.config import ENV_VAR, sqlite_url
 from tests.test_app_digits import APP, _mine, _navigation_pages_only  # noqa: F401 - the fixture is autouse
+from tests.test_query_settings import CLASS_YES, MINE_2
 from ui.handwriting import WEIGHT
 from ui.markdown import escape_markdown
 
@@ -25,6 +28,11 @@ def runs_file(monkeypatch, tmp_path):
 
 def _captions(at: AppTest) -> list[str]:
     return [c.value for c in at.sidebar.caption]
+
+
+def _plain(text: str) -> str:
+    """Text shown through escape_markdown, with its escapes taken out."""
+    return re.sub(r"\\(.)", r"\1", text)
 
 
 def _train(at: AppTest):
@@ -94,3 +102,75 @@ def test_a_class_set_lesson_link_turns_the_class_set_on_and_locks_it(runs_file):
     assert len(job.extra.split.train_y) + len(job.extra.split.held_y) == MIN_FOR_TRAINING + 4
     job.stop()
     assert job.join(timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("field", "label"), [("own_digits", "Your digits in training"), ("class_digits", "Train with the class set")]
+)
+def test_a_run_started_without_enough_digits_trains_on_mnist_alone_and_a_toast_says_why(runs_file, field, label):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    at.sidebar.toggle(key=field).set_value(True).run()
+    if field == "own_digits":
+        _mine(at, runs_file, 5)
+        reason = unavailable_reason(5)
+    else:
+        store = RunStore(sqlite_url(runs_file), retry_seconds=0)
+        for i in range(7):
+            image = np.zeros((28, 28), np.uint8)
+            image[6:22, 10:18] = 40 + i
+            store.digits.save("browser:another-student", image, i)
+        assert store.digits.share_all("browser:another-student", "Bo") == 7
+        store.dispose()
+        reason = unavailable_reason(7, class_set=True)
+    job = _train(at)
+    assert job.extra is None and getattr(job.settings, field) == 0  # MNIST alone, and its settings say so
+    assert f"**{label}** is off for this run. {escape_markdown(reason)}" in [t.value for t in at.toast]
+    job.stop()
+    assert job.join(timeout=120)
+
+
+def test_with_the_store_down_the_switches_and_the_class_set_say_why(monkeypatch, tmp_path):
+    broken = tmp_path / "runs.sqlite"
+    broken.write_bytes(b"not a database " * 100)
+    monkeypatch.setenv(ENV_VAR, str(broken))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    for field in ("own_digits", "class_digits"):
+        at.sidebar.toggle(key=field).set_value(True).run()
+        assert not at.exception, at.exception
+    notes = [_plain(c) for c in _captions(at) if "cannot be read now" in _plain(c)]
+    assert len(notes) == 2, _captions(at)  # one under each switch
+    for note in notes:
+        assert "Saved digits cannot be read now: " in note and "not an SQLite database" in note
+        assert note.endswith("Until then a run trains on MNIST alone.")
+    assert WEIGHT not in _captions(at)
+
+    job = _train(at)
+    assert job.extra is None and job.settings.own_digits == job.settings.class_digits == 0
+    toasts = [_plain(t.value) for t in at.toast]
+    assert sum("is off for this run. Saved digits cannot be read now: " in t for t in toasts) == 2, toasts
+    job.stop()
+    assert job.join(timeout=120)
+
+    at.switch_page("pages/teachers.py").run()
+    assert not at.exception, at.exception
+    errors = [_plain(e.value) for e in at.error]
+    assert any("The class set cannot be read now." in e and "not an SQLite database" in e for e in errors), errors
+    assert broken.read_bytes() == b"not a database " * 100
+
+
+def test_switch_values_in_a_link_other_than_0_or_1_give_one_notice_each_and_leave_them_off(runs_file):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"mine": "2", "class": "yes"})
+    at.run()
+    assert not at.exception, at.exception
+    [notice] = [_plain(t.value) for t in at.toast]
+    assert notice.count(MINE_2) == notice.count(CLASS_YES) == 1 and notice.count("Ignored ") == 2
+    assert not at.sidebar.toggle(key="own_digits").value and not at.sidebar.toggle(key="class_digits").value
+    assert at.session_state["settings"].own_digits == at.session_state["settings"].class_digits == 0
+    assert "mine" not in at.query_params and "class" not in at.query_params
+    at.run()
+    assert not at.toast  # once, not on every rerun

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -168,6 +169,46 @@ def test_a_sqlite_row_with_pixels_of_another_type_is_skipped(tmp_path, caplog):
     assert [d.id for d in listing] == [good] and listing.unreadable == 1
     assert any("its pixels are str" in r.getMessage() for r in caplog.records)
     store.dispose()
+
+
+@pytest.mark.parametrize(
+    "created_at", ["yesterday", "1999-12-31 23:59:59.000000", "2026-02-30 10:00:00", "2262-01-01 00:00:00"]
+)
+def test_a_sqlite_row_whose_only_fault_is_its_date_is_skipped_with_a_logged_warning(tmp_path, caplog, created_at):
+    path = tmp_path / "runs.sqlite"
+    store = RunStore(sqlite_url(path), retry_seconds=0)
+    good = store.digits.save("browser:a", digit(1), 3)
+    insert = (
+        f"INSERT INTO {DIGITS_TABLE} (owner, created_at, label, pixels, source, shared, nickname) "
+        "VALUES ('browser:a', ?, 3, ?, 'drawn', 1, 'Ada')"
+    )
+    with sqlite3.connect(path) as connection:
+        bad = connection.execute(insert, (created_at, digit(2).tobytes())).lastrowid
+        edited = connection.execute(insert, ("2026-12-06 10:00:00.000000", digit(3).tobytes())).lastrowid
+    connection.close()
+    listing = store.digits.digits("browser:a")
+    assert sorted(d.id for d in listing) == [good, edited] and listing.unreadable == 1  # a good date reads
+    shared = store.digits.class_set()
+    assert [d.id for d in shared] == [edited] and shared.unreadable == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    said = f"digit {bad}: created_at is str {created_at!r}, not a date from 2000 to 2261."
+    assert sum(said in m for m in warnings) == 2, warnings
+    store.dispose()
+
+
+def test_a_row_edited_to_a_date_before_2000_is_skipped(store, url, caplog):
+    good = store.digits.save("browser:a", digit(1), 3)
+    bad = store.digits.save("browser:a", digit(2), 3)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            update(digits).where(digits.c.id == bad).values(created_at=datetime(1999, 12, 31, tzinfo=UTC))
+        )
+    engine.dispose()
+    listing = store.digits.digits("browser:a")
+    assert [d.id for d in listing] == [good] and listing.unreadable == 1
+    said = [r.getMessage() for r in caplog.records if f"digit {bad}: created_at is " in r.getMessage()]
+    assert said and all("1999" in m and m.endswith("not a date from 2000 to 2261.") for m in said), said
 
 
 def test_a_migration_from_the_board_schema_keeps_the_runs_and_adds_digits(url):

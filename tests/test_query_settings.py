@@ -168,6 +168,22 @@ def test_unicode_digits_in_a_link_read_as_the_number_and_go_back_in_ascii():
     assert link_params(validate_settings(link.values, PRESETS)) == {"seed": "3", "batch": "64"}
 
 
+MINE_2 = "Ignored mine=2 from the link: Your digits in training: 2 is out of range [0, 1]. Using 0."
+CLASS_YES = "Ignored class=yes from the link: Train with the class set: 'yes' is not a number. Using 0."
+
+
+@pytest.mark.parametrize(
+    ("query", "notices"),
+    [({"mine": "2"}, [MINE_2]), ({"class": "yes"}, [CLASS_YES]), ({"mine": "2", "class": "yes"}, [MINE_2, CLASS_YES])],
+)
+def test_a_switch_set_to_other_than_0_or_1_gives_one_notice_each_and_uses_0(query, notices):
+    link = read_link(query)
+    assert link.notices == notices
+    assert link.values == {}  # the switches stay at their default, off
+    settings = validate_settings(link.values, PRESETS)
+    assert settings.own_digits == settings.class_digits == 0
+
+
 def _notice_list(query: dict) -> list[str]:
     link = read_link(query)
     assert link.values == {}, link.values
