@@ -138,3 +138,35 @@ def pytest_sessionfinish(session, exitstatus):
     for thread in threading.enumerate():
         if thread.name == "tensorflow-import" or thread.name.startswith("mnist-live-"):
             thread.join(timeout=120)
+
+
+# --- the run store on both databases: one PostgreSQL server for the session, a fresh database per test ---
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from tests.postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    """A store URL: an SQLite file, then a fresh database on the session's PostgreSQL server."""
+    from mnist_core.store import store_url
+    from mnist_core.store.config import ENV_VAR, sqlite_url
+    from tests.postgres import fresh_database
+
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "runs.sqlite")
+    return store_url({ENV_VAR: fresh_database(request.getfixturevalue("pg_server"))})
+
+
+@pytest.fixture
+def store(url):
+    from mnist_core.store import RunStore
+
+    held = RunStore(url, retry_seconds=0)
+    yield held
+    held.dispose()

@@ -13,33 +13,12 @@ from sqlalchemy import create_engine, inspect, text, update
 
 from mnist_core.data.own_digits import DigitError
 from mnist_core.settings import TrainSettings
-from mnist_core.store import Limits, RunStore, StoreError, store_url
-from mnist_core.store.config import ENV_VAR, sqlite_url
+from mnist_core.store import Limits, RunStore, StoreError
+from mnist_core.store.config import sqlite_url
 from mnist_core.store.migrate import _config, known_revisions
 from mnist_core.store.schema import DIGITS_TABLE, NICKNAME_CHARS, RUNS_TABLE, VERSION_TABLE, digits
-from tests.postgres import fresh_database, postgres_server
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "runs.sqlite")
-    return store_url({ENV_VAR: fresh_database(request.getfixturevalue("pg_server"))})
-
-
-@pytest.fixture
-def store(url):
-    held = RunStore(url, retry_seconds=0)
-    yield held
-    held.dispose()
 
 
 def digit(seed: int) -> np.ndarray:

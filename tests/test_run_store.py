@@ -22,7 +22,6 @@ from mnist_core.store.weights import pack
 from mnist_core.training.contestants import Contestant
 from mnist_core.training.job import TrainingJob
 from mnist_core.training.race import Race
-from tests.postgres import fresh_database, postgres_server
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -34,26 +33,6 @@ BAD_NAMES = [
     "x" * 10_000,
     "🙂🔥 digits ✍️",
 ]
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "runs.sqlite")
-    return store_url({ENV_VAR: fresh_database(request.getfixturevalue("pg_server"))})
-
-
-@pytest.fixture
-def store(url):
-    held = RunStore(url, retry_seconds=0)
-    yield held
-    held.dispose()
 
 
 @pytest.fixture(scope="module")

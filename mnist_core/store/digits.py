@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from mnist_core.data.own_digits import LABELS, SOURCES, checked_label, checked_pixels, checked_source, pixels_of
 from mnist_core.store.queries import trim_table
-from mnist_core.store.rows import EARLIEST, LATEST, MAX_ID, StoreError, raw, run_id
+from mnist_core.store.rows import MAX_ID, StoreError, raw, run_id, shown_value, stored_date
 from mnist_core.store.schema import NICKNAME_CHARS, digits
 from mnist_core.store.text import clean_text
 
@@ -215,52 +215,34 @@ def _digit(values: Any) -> SavedDigit:
     found = run_id(values["id"])
     name = f"digit {found}" if found is not None else "a digit"
     if found is None:
-        raise ValueError(f"{name}: its id {_shown(values['id'])} is not an integer from 1 to {MAX_ID}.")
+        raise ValueError(f"{name}: its id {shown_value(values['id'])} is not an integer from 1 to {MAX_ID}.")
     pixels = pixels_of(values["pixels"])
     if pixels is None:
         size = len(values["pixels"]) if isinstance(values["pixels"], (bytes, bytearray, memoryview)) else None
-        what = f"{size:,} bytes" if size is not None else _shown(values["pixels"])
+        what = f"{size:,} bytes" if size is not None else shown_value(values["pixels"])
         raise ValueError(f"{name}: its pixels are {what}, not 784 bytes.")
     label = values["label"]
     if isinstance(label, bool) or not isinstance(label, int) or label not in LABELS:
-        raise ValueError(f"{name}: its label is {_shown(label)}, not 0 to 9.")
+        raise ValueError(f"{name}: its label is {shown_value(label)}, not 0 to 9.")
     if values["source"] not in SOURCES:
-        raise ValueError(f"{name}: its source is {_shown(values['source'])}, not one of {', '.join(SOURCES)}.")
+        raise ValueError(f"{name}: its source is {shown_value(values['source'])}, not one of {', '.join(SOURCES)}.")
     if not isinstance(values["owner"], str):
-        raise ValueError(f"{name}: its owner is {_shown(values['owner'])}, not text.")
+        raise ValueError(f"{name}: its owner is {shown_value(values['owner'])}, not text.")
     nickname = values["nickname"]
     if nickname is not None and not isinstance(nickname, str):
-        raise ValueError(f"{name}: its nickname is {_shown(nickname)}, not text.")
+        raise ValueError(f"{name}: its nickname is {shown_value(nickname)}, not text.")
     shared = values["shared"]
     if isinstance(shared, int) and not isinstance(shared, bool) and shared in (0, 1):  # SQLite keeps 0 and 1
         shared = bool(shared)
     if not isinstance(shared, bool):
-        raise ValueError(f"{name}: shared is {_shown(shared)}, not true or false.")
+        raise ValueError(f"{name}: shared is {shown_value(shared)}, not true or false.")
     return SavedDigit(
         found, values["owner"], _date(values["created_at"], name), label, values["source"], shared, nickname, pixels
     )
 
 
 def _date(value: Any, name: str) -> datetime:
-    when = value
-    if isinstance(value, str):  # SQLite keeps dates as text
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            when = None
-    if isinstance(when, datetime):
-        try:
-            when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-        except (OverflowError, ValueError):
-            when = None
-    if not isinstance(when, datetime) or not EARLIEST <= when < LATEST:
-        raise ValueError(f"{name}: created_at is {_shown(value)}, not a date from 2000 to 2261.")
+    when = stored_date(value)
+    if when is None:
+        raise ValueError(f"{name}: created_at is {shown_value(value)}, not a date from 2000 to 2261.")
     return when
-
-
-def _shown(value: Any) -> str:
-    try:
-        text = repr(value)
-    except ValueError:  # an int too long for repr
-        text = "a very long integer"
-    return f"{type(value).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"

@@ -170,7 +170,7 @@ def curves_of(row: Any) -> tuple[int, dict[str, Any]] | None:
     values = row._mapping
     found = run_id(values["id"])
     if found is None:
-        LOG.warning("A stored run is skipped: its id %s is not a positive integer.", _shown(values["id"]))
+        LOG.warning("A stored run is skipped: its id %s is not a positive integer.", shown_value(values["id"]))
         return None
     return found, parse(values["curves"]) if isinstance(values["curves"], str) else {}
 
@@ -206,7 +206,7 @@ def _summary(values: Any) -> RunSummary:
 def _integer(values: Any, name: str, least: int) -> int:
     value = values[name]
     if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= MAX_ID:
-        raise BadValue(f"run {_row(values)}: {name} is {_shown(value)}, not an integer from {least} to {MAX_ID}.")
+        raise BadValue(f"run {_row(values)}: {name} is {shown_value(value)}, not an integer from {least} to {MAX_ID}.")
     return value
 
 
@@ -215,9 +215,9 @@ def _number(values: Any, name: str, low: float, high: float, optional: bool = Fa
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise BadValue(f"run {_row(values)}: {name} is {_shown(value)}, not a number from {low:g} to {high:g}.")
+        raise BadValue(f"run {_row(values)}: {name} is {shown_value(value)}, not a number from {low:g} to {high:g}.")
     if not math.isfinite(value):
-        raise BadValue(f"run {_row(values)}: {name} is {_shown(value)}, not a finite number.")
+        raise BadValue(f"run {_row(values)}: {name} is {shown_value(value)}, not a finite number.")
     return float(value)
 
 
@@ -226,14 +226,14 @@ def _loss(values: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise BadValue(f"run {_row(values)}: final_loss is {_shown(value)}, not a number.")
+        raise BadValue(f"run {_row(values)}: final_loss is {shown_value(value)}, not a number.")
     return float(value)  # a diverged run's loss may be infinite
 
 
 def _text(values: Any, name: str) -> str:
     value = values[name]
     if not isinstance(value, str):
-        raise BadValue(f"run {_row(values)}: {name} is {_shown(value)}, not text.")
+        raise BadValue(f"run {_row(values)}: {name} is {shown_value(value)}, not text.")
     return value
 
 
@@ -243,34 +243,40 @@ def _flag(values: Any, name: str) -> bool:
         return value
     if isinstance(value, int) and value in (0, 1):  # SQLite keeps booleans as 0 and 1
         return bool(value)
-    raise BadValue(f"run {_row(values)}: {name} is {_shown(value)}, not true or false.")
+    raise BadValue(f"run {_row(values)}: {name} is {shown_value(value)}, not true or false.")
+
+
+def stored_date(value: Any) -> datetime | None:
+    """A date as a store gives it back, in UTC, if it is one from 2000 to 2261 (SQLite keeps text and no zone)."""
+    when = value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(when, datetime):
+        return None
+    try:
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return when if EARLIEST <= when < LATEST else None
 
 
 def _date(values: Any, name: str) -> datetime:
     value = values[name]
-    when = value
-    if isinstance(value, str):  # SQLite keeps dates as text
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            when = None
-    if not isinstance(when, datetime):
-        raise BadValue(f"run {_row(values)}: {name} is {_shown(value)}, not a date and time.")
-    try:
-        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)  # SQLite keeps no zone
-    except (OverflowError, ValueError):
-        when = None
-    if when is None or not EARLIEST <= when < LATEST:
-        raise BadValue(f"run {_row(values)}: {name} is {_shown(value)}, not a date from 2000 to 2261.")
+    when = stored_date(value)
+    if when is None:
+        raise BadValue(f"run {_row(values)}: {name} is {shown_value(value)}, not a date and time from 2000 to 2261.")
     return when
 
 
 def _row(values: Any) -> str:
     found = run_id(values["id"])
-    return str(found) if found is not None else _shown(values["id"])
+    return str(found) if found is not None else shown_value(values["id"])
 
 
-def _shown(value: Any) -> str:
+def shown_value(value: Any) -> str:
     """A stored value for a log line: its type and its first characters."""
     try:
         text = repr(value)
