@@ -106,17 +106,7 @@ def test_a_deep_link_on_a_fresh_server_gets_the_full_app(browser):
 def test_drawing_with_a_finger_on_a_touch_screen(browser, server_url):
     context = browser.new_context(viewport={"width": 420, "height": 900}, has_touch=True, is_mobile=True)
     page = context.new_page()
-    page.goto(f"{server_url}/draw")
-    page.get_by_text("Draw a digit on the canvas").wait_for(timeout=60_000)
-    canvas = page.locator("canvas").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    touch = context.new_cdp_session(page)
-    points = [(box["x"] + 140, box["y"] + 45 + 19 * i) for i in range(11)]  # a "1", top to bottom
-    for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * 10, points):
-        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
-        time.sleep(0.03)
-    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    _touch_a_one(context, page, server_url)
     assert _answer(page) == "1"
     page.screenshot(path=SCREENSHOTS / "draw_touch_phone.png", full_page=True)
     context.close()
@@ -125,17 +115,7 @@ def test_drawing_with_a_finger_on_a_touch_screen(browser, server_url):
 def test_on_a_phone_a_touched_digit_is_answered_in_view_labelled_by_a_key_and_kept_in_the_gallery(browser, server_url):
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     page = context.new_page()
-    page.goto(f"{server_url}/draw")
-    page.get_by_text("Draw a digit on the canvas").wait_for(timeout=60_000)
-    canvas = page.locator("canvas").first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    touch = context.new_cdp_session(page)
-    points = [(box["x"] + 140, box["y"] + 45 + 19 * i) for i in range(11)]  # a "1", top to bottom
-    for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * 10, points):
-        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
-        time.sleep(0.03)
-    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    _touch_a_one(context, page, server_url)
     answer = page.locator('[data-testid="stHtml"]').filter(has_text="confident").first
     expect(answer).to_be_in_viewport(timeout=60_000)  # no scrolling between the stroke and the answer
     right = page.get_by_role("button", name="Right")
@@ -175,3 +155,18 @@ def test_the_label_buttons_and_the_gallery_on_a_desktop(page, server_url):
     page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=30_000)
     page.screenshot(path=SCREENSHOTS / "digits_desktop.png", full_page=True)
     assert not page.locator('[data-testid="stException"]').count()
+
+
+def _touch_a_one(context, page, server_url: str) -> None:
+    """Open the Draw page and draw a "1" with a finger, top to bottom (touch events through CDP)."""
+    page.goto(f"{server_url}/draw")
+    page.get_by_text("Draw a digit on the canvas").wait_for(timeout=60_000)
+    canvas = page.locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    touch = context.new_cdp_session(page)
+    points = [(box["x"] + 140, box["y"] + 45 + 19 * i) for i in range(11)]
+    for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * 10, points):
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        time.sleep(0.03)
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
