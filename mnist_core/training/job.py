@@ -232,7 +232,8 @@ class TrainingJob(BackgroundRun):
         self.state.update(**self.start_point.totals(self.epochs, self.epoch_size))
 
     def _epoch_end(self, engine: Engine) -> EpochEnd:
-        """The pass that just ended, for its evaluation: on the averaged weights (fit wrote them back at its end)."""
+        """The pass that just ended, for its evaluation: on the averaged weights (fit wrote them back at its end),
+        as published just before."""
         start = self.start_point
         return EpochEnd(
             epoch=start.epoch + engine.epoch + 1,
@@ -241,5 +242,5 @@ class TrainingJob(BackgroundRun):
             train_loss=engine.last_logs["loss"],
             train_accuracy=engine.last_logs["accuracy"],
             crops=engine.crops,
-            weights=engine.keras_model.get_weights(),
+            weights=self.state.weights()[1],  # the copy publish() just made, not another one
         )
