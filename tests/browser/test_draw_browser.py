@@ -131,6 +131,9 @@ def test_on_a_phone_a_touched_digit_is_answered_in_view_labelled_by_a_key_and_ke
     gallery = page.locator('[data-testid="stHtml"]').filter(has=page.locator(".mnl-gallery"))
     expect(gallery.locator(".mnl-digit")).to_have_count(1, timeout=60_000)
     expect(gallery.locator(".mnl-digit b")).to_have_text("7")
+    # The screenshot shows the whole page: the accuracy above the gallery and the buttons below it drawn too.
+    expect(page.get_by_text("The bundled pretrained network")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Share all my digits")).to_be_visible(timeout=60_000)
     page.screenshot(path=SCREENSHOTS / "digits_phone.png", full_page=True)
     assert not page.locator('[data-testid="stException"]').count()
     context.close()
