@@ -25,10 +25,11 @@ from ui.sidebar import SETTINGS
 
 FLASH = "my_digits_flash"  # (done, message) to show once
 FILTER, PICK, NICKNAME, READER = "my_digits_label", "my_digits_pick", "class_nickname", "my_digits_reader"
+PAGE = "my_digits_page"
+PAGE_SIZE = 1_000  # digits drawn at once: more are pages, so a big collection stays quick to show
 CONFIRM = "my_digits_confirm_delete"
 PRETRAINED = "The bundled pretrained network"
 YOURS = "Your network"
-_HELD = "my_digits_pretrained_reading"  # (key, TestEvaluation): the pretrained network's reading, per digit set
 
 
 def my_digits_page() -> None:
@@ -85,16 +86,17 @@ def _unreadable(listing: DigitListing) -> None:
 def _readings(ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict[str, TestEvaluation]:
     """How the pretrained network (kept per digit set) and the session's own network, if any, read the digits."""
     k = (st.session_state.get(SETTINGS) or TrainSettings()).crops
-    key = (ids.tobytes(), y.tobytes(), k)
-    held = st.session_state.get(_HELD)
-    if held is None or held[0] != key:
-        held = (key, evaluate(pretrained().model.predict, x, y, k, seed=0))
-        st.session_state[_HELD] = held
-    readings = {PRETRAINED: held[1]}
+    readings = {PRETRAINED: pretrained_reading(x, y, k)}
     who = answerer()
     if who.own:
         readings[YOURS] = evaluate(who.model.predict, x, y, k, seed=0)
     return readings
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def pretrained_reading(x: np.ndarray, y: np.ndarray, k: int) -> TestEvaluation:
+    """The bundled network's reading of these digits: it depends on nothing else, so every session shares it."""
+    return evaluate(pretrained().model.predict, x, y, k, seed=0)
 
 
 def _scores(readings: dict[str, TestEvaluation], n: int) -> None:
@@ -122,7 +124,18 @@ def _gallery(ids, x, y, reading: TestEvaluation, cell: tuple[int, int] | None) -
     wrong = int((reading.predicted[shown] != y[shown]).sum())
     many = f"{len(shown):,} digit{'s' if len(shown) != 1 else ''}"
     st.caption(f"{many}, the {wrong:,} misread first (outlined red), newest first within each.")
+    pages = range(0, len(order), PAGE_SIZE)
+    if len(pages) > 1:
+        if st.session_state.get(PAGE) not in pages:
+            st.session_state.pop(PAGE, None)
+        n = len(order)
+        first = st.selectbox("Digits", pages, key=PAGE, format_func=lambda i: _span(i, n))
+        order = order[first : first + PAGE_SIZE]
     st.html(gallery_html(ids[order], x[order], y[order], reading.predicted[order]))
+
+
+def _span(first: int, n: int) -> str:
+    return f"{first + 1:,} to {min(first + PAGE_SIZE, n):,} of {n:,}"
 
 
 def _actions(digits: DigitStore, owner: str, mine: DigitListing, ids, x, y) -> None:
