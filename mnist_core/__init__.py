@@ -1,8 +1,8 @@
 """MNIST Live's logic, never importing streamlit: one subpackage per job, in layers that only import downward.
 
 From the bottom: `compat` (workarounds of libraries' internals) and `settings` (the vocabulary all share); `data`
-(MNIST, uploaded images, drawing preprocessing) and `lessons`; `model` (architectures, crop layer, optimizers,
-memory budgets, prediction) and `runtime` (the job queue, threads, memory, the server's speed); `inspection`
+(MNIST, uploaded images, drawing preprocessing), `lessons` and `runtime` (the job queue, threads, memory, the
+server's speed); `model` (architectures, crop layer, optimizers, memory budgets, prediction); `inspection`
 (activations, saliency, evaluation, inference copies); `training` (the one engine, runs and their state, the job,
 the race, the model pool, warm-up); `store`, `snapshots` and `cluster`; `charts` (Altair specs) on top.
 `LAYERS` below is that order, and tests/test_layers.py holds every import to it. Importing the package sets
@@ -16,8 +16,8 @@ from mnist_core.runtime.threads import configure_tensorflow_threads
 # The layer order, bottom first: a subpackage imports only from layers below its own.
 LAYERS = (
     ("compat", "settings"),
-    ("data", "lessons"),
-    ("model", "runtime"),
+    ("data", "lessons", "runtime"),
+    ("model",),
     ("inspection",),
     ("training",),
     ("store", "snapshots", "cluster"),

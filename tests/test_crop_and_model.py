@@ -36,6 +36,14 @@ def test_training_crop_content_equals_the_matching_slice():
         assert matches
 
 
+def test_training_crops_of_uint8_images_with_channels_are_windows_of_every_channel():
+    images = np.random.default_rng(3).integers(0, 256, (16, 28, 28, 3), dtype=np.uint8)
+    out = np.asarray(RandomCrop2D(seed=4)(images, training=True))
+    assert out.shape == (16, 24, 24, 3) and out.dtype == np.float32
+    for image, crop in zip(images, out):
+        assert any(np.array_equal(image[r : r + 24, c : c + 24], crop) for r in range(5) for c in range(5))
+
+
 def test_inference_is_the_centre_crop():
     images = _numbered(3)
     out = np.asarray(RandomCrop2D()(images, training=False))

@@ -4,8 +4,9 @@ import sys
 
 import numpy as np
 
-from mnist_core.model.architecture import CONVNETJS, build_model
-from mnist_core.model.predict import CropPredictor
+from mnist_core.model.architecture import CONVNETJS, PRESETS, build_model, core_of
+from mnist_core.model.predict import MAX_CHUNK, CropPredictor, chunk_size
+from mnist_core.runtime.memory import LARGE_BLOCK
 
 
 def test_crop_averaged_prediction_shapes_and_average(mnist):
@@ -74,7 +75,7 @@ print(json.dumps({"before": before, "after": rss()}))
 
 
 def test_evaluating_the_test_set_leaves_little_memory_behind(mnist):
-    """TensorFlow keeps buffers sized for the largest batch it ran (mnist_core.model.predict.CHUNK) for good."""
+    """TensorFlow keeps buffers sized for the largest batch it ran (mnist_core.model.predict.MAX_CHUNK) for good."""
     result = subprocess.run(
         [sys.executable, "-c", _EVALUATE_IN_A_FRESH_PROCESS], capture_output=True, text=True, timeout=300, check=True
     )
@@ -89,3 +90,14 @@ def test_threads_sharing_the_chunks_give_the_same_probabilities(mnist):
     shared = predictor.predict(images, 4, seed=5, workers=3)
     np.testing.assert_array_equal(shared.probabilities, alone.probabilities)
     np.testing.assert_array_equal(predictor.predict_center(images, workers=2), predictor.predict_center(images))
+
+
+def test_a_forward_chunk_keeps_every_layer_output_under_a_large_block():
+    """Larger buffers get mappings of their own (map_large_blocks) that fault their pages in at every call."""
+    for layers in PRESETS.values():
+        core = core_of(build_model(layers, 0))
+        widest = max(int(np.prod(layer.output.shape[1:])) for layer in core.layers) * 4
+        chunk = chunk_size(core)
+        assert chunk * widest < LARGE_BLOCK
+        assert chunk == MAX_CHUNK or (chunk + 1) * widest >= LARGE_BLOCK
+    assert CropPredictor(build_model(CONVNETJS, 0)).chunk == 227  # 24 x 24 x 8 float32 outputs a crop

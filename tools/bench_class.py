@@ -4,6 +4,10 @@ In one process, as the server runs them: after the server's warm-up, one default
 training rate is the single-run rate), then --sessions such runs started at once, for each job limit in
 --limits (runs beyond the limit wait in the queue). For each limit it prints the seconds until all finished and
 their ratio to --sessions times one run's epochs at the single-run rate, and each run's queue wait and rate.
+
+It also times one epoch's evaluation alone (validation, centre-crop and k-crop test passes, as each run makes it,
+on all the cores a run trains on; the median of three) and prints the least ratio any schedule can reach while
+every run evaluates each epoch exactly: (training + evaluation) / training, both at their rates alone.
 """
 
 from __future__ import annotations
@@ -47,12 +51,35 @@ def main(argv: list[str] | None = None) -> dict:
         "single_run": {"examples_per_second": round(rate), "wall_seconds": alone["seconds_until_all_finished"]},
         "sessions_at_single_rate_seconds": round(ideal, 2),
     }
+    evaluation = _evaluation_seconds(settings, data)
+    epoch_seconds = len(data.train) / rate
+    report["evaluation_alone_seconds"] = round(evaluation, 3)
+    report["evaluation_over_epoch"] = round(evaluation / epoch_seconds, 3)
+    report["least_ratio_with_exact_evaluation"] = round(1 + evaluation / epoch_seconds, 3)
     for limit in (int(text) for text in args.limits.split(",")):
         together = _runs(args.sessions, settings, data, limit=limit)
         together["over_sessions_at_single_rate"] = round(together["seconds_until_all_finished"] / ideal, 3)
         report[f"limit_{limit}"] = together
     print(json.dumps(report, indent=2))
     return report
+
+
+def _evaluation_seconds(settings, data) -> float:
+    """One epoch's evaluation as a run makes it (mnist_core.training.epoch_eval), alone: the median of three."""
+    import statistics
+
+    from mnist_core.inspection.inference import InferenceModel
+    from mnist_core.model.architecture import PRESETS, build_model
+    from mnist_core.training.epoch_eval import EpochEnd, epoch_record
+
+    network = build_model(PRESETS[settings.preset], settings.seed)
+    model = InferenceModel(network)
+    end = EpochEnd(1, len(data.train), 1.0, 0.0, 0.0, settings.crops, network.get_weights())
+    times = []
+    for _ in range(4):  # the first traces and warms the kernels
+        record = model.evaluate(lambda predictor: epoch_record(predictor, data, end, settings.seed, time.monotonic))
+        times.append(record.eval_seconds)
+    return statistics.median(times[1:])
 
 
 def _runs(sessions: int, settings, data, limit: int) -> dict:

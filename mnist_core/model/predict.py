@@ -11,11 +11,19 @@ import tensorflow as tf
 
 from mnist_core.model.architecture import core_of
 from mnist_core.model.crop import CENTER_OFFSET, CROP_SIZE, crops_at, grid_offsets, random_offsets
+from mnist_core.runtime.memory import LARGE_BLOCK
 
-# Crops per forward call. TensorFlow keeps working buffers sized for the largest batch it has run, for the life
-# of the process: after an evaluation of the test set, 296 MB stayed allocated with chunks of 4,096 crops, 72 MB
-# with 1,024 and 34 MB with 512, which evaluated as fast (1.1-1.3 s for 15,000 centre crops and 40,000 crops).
-CHUNK = 512
+# Crops per forward call at most: TensorFlow keeps working buffers sized for the largest batch it has run.
+MAX_CHUNK = 512
+MIN_CHUNK = 16
+
+
+def chunk_size(core: keras.Model) -> int:
+    """Crops per forward call for this core: as many as keep every layer's output under LARGE_BLOCK bytes, since
+    a larger buffer gets a mapping of its own (mnist_core.runtime.memory) whose pages fault in again at every call.
+    """
+    widest = max(int(np.prod(layer.output.shape[1:])) for layer in core.layers) * 4  # float32 bytes per crop
+    return int(np.clip(LARGE_BLOCK // widest, MIN_CHUNK, MAX_CHUNK))
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class CropPredictor:
 
     def __init__(self, model: keras.Model):
         core = core_of(model)
+        self.chunk = chunk_size(core)
         spec = tf.TensorSpec((None, CROP_SIZE, CROP_SIZE, 1), tf.float32)
         # model.predict costs ~60 ms of overhead per call; a traced direct call costs well under 1 ms.
         self._forward = tf.function(lambda x: core(x, training=False), input_signature=[spec])
@@ -47,7 +56,7 @@ class CropPredictor:
         `workers` threads take the chunks in turn: with one TensorFlow thread per kernel, that many cores work at
         once. The chunks, and so the results, are the same whatever the number.
         """
-        chunks = [crops[start : start + CHUNK] for start in range(0, len(crops), CHUNK)]
+        chunks = [crops[start : start + self.chunk] for start in range(0, len(crops), self.chunk)]
         if not chunks:
             return np.zeros((0, 10), np.float32)
         if workers > 1 and len(chunks) > 1:
