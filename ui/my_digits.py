@@ -123,7 +123,10 @@ def _gallery(ids, x, y, reading: TestEvaluation, cell: tuple[int, int] | None) -
     order = shown[gallery_order(y[shown], reading.predicted[shown])]
     wrong = int((reading.predicted[shown] != y[shown]).sum())
     many = f"{len(shown):,} digit{'s' if len(shown) != 1 else ''}"
-    st.caption(f"{many}, the {wrong:,} misread first (outlined red), newest first within each.")
+    if wrong:
+        st.caption(f"{many}, the {wrong:,} misread first (outlined red), newest first within each.")
+    else:
+        st.caption(f"{many}, none misread, newest first.")
     pages = range(0, len(order), PAGE_SIZE)
     if len(pages) > 1:
         if st.session_state.get(PAGE) not in pages:
