@@ -170,3 +170,27 @@ def store(url):
     held = RunStore(url, retry_seconds=0)
     yield held
     held.dispose()
+
+
+@pytest.fixture
+def runs_file(monkeypatch, tmp_path) -> Path:
+    """The app's run store setting names an SQLite file in this test's folder (not there until the app makes it)."""
+    from mnist_core.store.config import ENV_VAR as STORE_VAR
+
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv(STORE_VAR, str(path))
+    return path
+
+
+BROKEN_STORE = b"not a database " * 100  # what the broken_store fixture's file holds, and must still hold after
+
+
+@pytest.fixture
+def broken_store(monkeypatch, tmp_path) -> Path:
+    """The app's run store setting names a file that is not a database."""
+    from mnist_core.store.config import ENV_VAR as STORE_VAR
+
+    broken = tmp_path / "runs.sqlite"
+    broken.write_bytes(BROKEN_STORE)
+    monkeypatch.setenv(STORE_VAR, str(broken))
+    return broken

@@ -14,8 +14,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.store import RunStore
-from mnist_core.store.config import ENV_VAR, sqlite_url
-from tests.conftest import REPO
+from mnist_core.store.config import sqlite_url
+from tests.conftest import BROKEN_STORE, REPO
 from ui import drawing_pad as pad
 from ui.digits import WHERE
 from ui.markdown import escape_markdown
@@ -36,13 +36,6 @@ def _navigation_pages_only(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture
-def runs_file(monkeypatch, tmp_path):
-    path = tmp_path / "runs.sqlite"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
 
 
 def _url(image: np.ndarray) -> str:
@@ -141,17 +134,14 @@ def test_a_blank_pad_offers_no_buttons_and_saves_nothing(sent, runs_file):
     assert not at.exception and (not runs_file.exists() or _saved(runs_file) == [])
 
 
-def test_with_the_store_down_the_page_says_so_and_keeps_reading(sent, monkeypatch, tmp_path):
-    broken = tmp_path / "runs.sqlite"
-    broken.write_bytes(b"not a database " * 100)
-    monkeypatch.setenv(ENV_VAR, str(broken))
+def test_with_the_store_down_the_page_says_so_and_keeps_reading(sent, broken_store):
     at = _draw_page()
     predicted = _big_answer(at)
     _button(at, "draw_is_4").click().run()
     assert not at.exception, at.exception
     assert any("Digits are not being saved now" in w.value and "not an SQLite database" in w.value for w in at.warning)
     assert _big_answer(at) == predicted and any("confident" in h.proto.body for h in at.get("html"))
-    assert broken.read_bytes() == b"not a database " * 100
+    assert broken_store.read_bytes() == BROKEN_STORE
 
 
 def test_an_uploaded_digit_is_saved_as_uploaded(runs_file, mnist):
@@ -187,6 +177,10 @@ def _mine(at: AppTest, runs_file, n: int) -> None:
     store.dispose()
 
 
+def _gallery(at: AppTest) -> str:
+    return next(h.proto.body for h in at.get("html") if "mnl-gallery" in h.proto.body)
+
+
 def test_the_gallery_shows_filters_deletes_and_shares(runs_file):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
@@ -196,11 +190,11 @@ def test_the_gallery_shows_filters_deletes_and_shares(runs_file):
     _mine(at, runs_file, 12)
     at.run()
     assert not at.exception, at.exception
-    gallery = next(h.proto.body for h in at.get("html") if "mnl-gallery" in h.proto.body)
+    gallery = _gallery(at)
     assert gallery.count('class="mnl-digit') == 12
     assert any(m.label.startswith("The bundled pretrained network") for m in at.metric)
     at.segmented_control(key="my_digits_label").set_value(1).run()  # digits 1 and 11 of the 12
-    gallery = next(h.proto.body for h in at.get("html") if "mnl-gallery" in h.proto.body)
+    gallery = _gallery(at)
     assert gallery.count('class="mnl-digit') == 2 and gallery.count('data-label="1') == 2
     assert any(b.label.startswith("Download them") for b in at.get("download_button"))
 
@@ -222,10 +216,7 @@ def test_the_gallery_shows_filters_deletes_and_shares(runs_file):
     assert not at.exception, at.exception
 
 
-def test_the_gallery_says_when_the_store_cannot_be_read(monkeypatch, tmp_path):
-    broken = tmp_path / "runs.sqlite"
-    broken.write_bytes(b"not a database " * 100)
-    monkeypatch.setenv(ENV_VAR, str(broken))
+def test_the_gallery_says_when_the_store_cannot_be_read(broken_store):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.switch_page("pages/digits.py").run()
@@ -270,13 +261,13 @@ def test_a_big_collection_is_shown_a_thousand_at_a_time(runs_file):
     assert not at.exception, at.exception
     pages = at.selectbox(key=PAGE)
     assert pages.options == [f"1 to {PAGE_SIZE:,} of {PAGE_SIZE + 5:,}", f"{PAGE_SIZE + 1:,} to 1,005 of 1,005"]
-    gallery = next(h.proto.body for h in at.get("html") if "mnl-gallery" in h.proto.body)
+    gallery = _gallery(at)
     assert gallery.count('class="mnl-digit') == PAGE_SIZE
     pages.set_value(PAGE_SIZE).run()
-    gallery = next(h.proto.body for h in at.get("html") if "mnl-gallery" in h.proto.body)
+    gallery = _gallery(at)
     assert gallery.count('class="mnl-digit') == 5
     at.segmented_control(key="my_digits_label").set_value(3).run()  # 101 threes: one page, no choice of pages
     assert not at.exception, at.exception
     assert not [s for s in at.selectbox if s.key == PAGE]
-    gallery = next(h.proto.body for h in at.get("html") if "mnl-gallery" in h.proto.body)
+    gallery = _gallery(at)
     assert gallery.count('class="mnl-digit') == 101

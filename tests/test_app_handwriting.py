@@ -10,20 +10,14 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core.data.own_digits import MIN_FOR_TRAINING, unavailable_reason
 from mnist_core.store import RunStore
-from mnist_core.store.config import ENV_VAR, sqlite_url
+from mnist_core.store.config import sqlite_url
+from tests.conftest import BROKEN_STORE
 from tests.test_app_digits import APP, _mine, _navigation_pages_only  # noqa: F401 - the fixture is autouse
 from tests.test_query_settings import CLASS_YES, MINE_2
 from ui.handwriting import WEIGHT
 from ui.markdown import escape_markdown
 
 pytestmark = pytest.mark.timeout(600)
-
-
-@pytest.fixture
-def runs_file(monkeypatch, tmp_path):
-    path = tmp_path / "runs.sqlite"
-    monkeypatch.setenv(ENV_VAR, str(path))
-    return path
 
 
 def _captions(at: AppTest) -> list[str]:
@@ -131,10 +125,7 @@ def test_a_run_started_without_enough_digits_trains_on_mnist_alone_and_a_toast_s
     assert job.join(timeout=120)
 
 
-def test_with_the_store_down_the_switches_and_the_class_set_say_why(monkeypatch, tmp_path):
-    broken = tmp_path / "runs.sqlite"
-    broken.write_bytes(b"not a database " * 100)
-    monkeypatch.setenv(ENV_VAR, str(broken))
+def test_with_the_store_down_the_switches_and_the_class_set_say_why(broken_store):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
@@ -159,7 +150,7 @@ def test_with_the_store_down_the_switches_and_the_class_set_say_why(monkeypatch,
     assert not at.exception, at.exception
     errors = [_plain(e.value) for e in at.error]
     assert any("The class set cannot be read now." in e and "not an SQLite database" in e for e in errors), errors
-    assert broken.read_bytes() == b"not a database " * 100
+    assert broken_store.read_bytes() == BROKEN_STORE
 
 
 def test_switch_values_in_a_link_other_than_0_or_1_give_one_notice_each_and_leave_them_off(runs_file):
