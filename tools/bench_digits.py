@@ -115,22 +115,22 @@ def _context(browser, url: str):
 
 def _loads(browser, url: str, n: int, loads: int, fresh: bool) -> dict[str, list[float]]:
     """`loads` loads, each in a new browser context (`fresh`: a first visit, nothing cached) or all in one (a
-    returning visit: the app's scripts are in the browser's cache)."""
+    returning visit: the app's scripts are in the browser's cache after one uncounted load)."""
     times = []
-    shared = None if fresh else _context(browser, url)
-    try:
-        if shared is not None:
-            _gallery_load(shared, url, n)  # fills the browser's cache; not counted
+    if fresh:
         for _ in range(loads):
-            context = _context(browser, url) if fresh else shared
+            context = _context(browser, url)
             try:
                 times.append(_gallery_load(context, url, n))
             finally:
-                if fresh:
-                    context.close()
-    finally:
-        if shared is not None:
-            shared.close()
+                context.close()
+    else:
+        context = _context(browser, url)
+        try:
+            _gallery_load(context, url, n)
+            times = [_gallery_load(context, url, n) for _ in range(loads)]
+        finally:
+            context.close()
     return {"navigation": [round(t, 1) for t, _ in times], "title": [round(t, 1) for _, t in times]}
 
 

@@ -95,19 +95,11 @@ def _accuracy(predict, x: np.ndarray, y: np.ndarray, crops: int) -> float:
 
 def _run(settings, data, extra):
     """A default run with `extra` mixed in (or none); its network as an InferenceModel and its view."""
-    from mnist_core.inspection.inference import InferenceModel
     from mnist_core.training.job import TrainingJob
     from mnist_core.training.model_pool import ModelPool
+    from tools.pretrain import trained
 
-    job = TrainingJob(settings, data, pool=ModelPool(0), extra=extra)
-    job.start()
-    job.join()
-    view = job.state.view()
-    if view.status != "finished":
-        raise SystemExit(f"the run ended {view.status}: {view.message}")
-    model = InferenceModel.for_layers(job.layers, settings.seed)
-    model.sync(job.state)
-    return model, view
+    return trained(TrainingJob(settings, data, pool=ModelPool(0), extra=extra))
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -16,24 +16,30 @@ from mnist_core.settings import TrainSettings
 from mnist_core.snapshots.pretrained import ASSETS, INFO_PATH, MODEL_PATH
 
 
+def trained(job):
+    """Run `job` to its end; its network as an InferenceModel and its final view. Exits unless it finished."""
+    from mnist_core.inspection.inference import InferenceModel
+
+    job.start()
+    job.join()
+    view = job.state.view()
+    if view.status != "finished":
+        raise SystemExit(f"training ended with status {view.status}: {view.message}")
+    model = InferenceModel.for_layers(job.layers, job.settings.seed)
+    model.sync(job.state)
+    return model, view
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m tools.pretrain", description=__doc__)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from mnist_core.inspection.inference import InferenceModel
     from mnist_core.training.job import TrainingJob
 
     settings = TrainSettings(epochs=args.epochs, seed=args.seed)
-    data = load_mnist()
-    job = TrainingJob(settings, data, PRESETS["convnetjs"])
-    job.start()
-    job.join()
-    snap = job.state.view()
-    if snap.status != "finished":
-        raise SystemExit(f"training ended with status {snap.status}: {snap.message}")
-    model = InferenceModel.for_layers(job.layers, settings.seed)
-    model.sync(job.state)
+    job = TrainingJob(settings, load_mnist(), PRESETS["convnetjs"])
+    model, snap = trained(job)
     ASSETS.mkdir(exist_ok=True)
     MODEL_PATH.write_bytes(model.keras_bytes())
     last = snap.history[-1]
