@@ -84,7 +84,8 @@ def _unreadable(listing: DigitListing) -> None:
 
 
 def _readings(ids: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict[str, TestEvaluation]:
-    """How the pretrained network (kept per digit set) and the session's own network, if any, read the digits."""
+    """How the pretrained network (shared by every session, per digit set) and the session's own network, if any,
+    read the digits."""
     k = (st.session_state.get(SETTINGS) or TrainSettings()).crops
     readings = {PRETRAINED: pretrained_reading(x, y, k)}
     who = answerer()

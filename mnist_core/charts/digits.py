@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 
 import numpy as np
-from PIL import Image
+
+from mnist_core.charts.stream import digit_png
 
 WRONG = "#d62728"  # a misread digit's outline and reading
 TILE = 28  # a digit's side in the sprite (MNIST's)
@@ -45,10 +45,7 @@ def sprite_png(images: np.ndarray, columns: int = COLUMNS) -> bytes:
     rows = max(1, -(-len(images) // columns))
     grid = np.zeros((rows * columns, TILE, TILE), np.uint8)
     grid[: len(images)] = images
-    sheet = grid.reshape(rows, columns, TILE, TILE).transpose(0, 2, 1, 3).reshape(rows * TILE, columns * TILE)
-    buffer = io.BytesIO()
-    Image.fromarray(sheet, mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
+    return digit_png(grid.reshape(rows, columns, TILE, TILE).transpose(0, 2, 1, 3).reshape(rows * TILE, -1))
 
 
 def gallery_html(ids: np.ndarray, images: np.ndarray, labels: np.ndarray, predicted: np.ndarray | None = None) -> str:

@@ -28,7 +28,7 @@ STREAM_CSS = """
 
 
 def digit_png(image: np.ndarray) -> bytes:
-    """A 28x28 uint8 digit as PNG bytes (white ink on black, as MNIST)."""
+    """A uint8 greyscale image as PNG bytes: a 28x28 digit, or a sheet of them (white ink on black, as MNIST)."""
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L").save(buffer, format="PNG")
     return buffer.getvalue()
