@@ -31,6 +31,8 @@ INTERNALS: dict[str, tuple[str, str]] = {
     # live_momentum_sgd builds its own slots, skipping SGD.build, with the base class's helpers.
     "live_momentum_sgd": ("keras.optimizers", "Optimizer.add_optimizer_variables"),
     "live_momentum_sgd_index": ("keras.optimizers", "Optimizer._get_variable_index"),
+    # fused_adadelta reads Adadelta's slots by their private names (a probe checks it steps as Keras's does).
+    "fused_adadelta": ("keras.optimizers", "Adadelta.update_step"),
     # keep_kernel_cache_bounded names every TensorFlow variable alike (tests/test_memory.py checks the result).
     "keep_kernel_cache_bounded": ("keras.src.backend.tensorflow.core", "Variable._initialize"),
     "warm_average": ("keras.optimizers", "Optimizer._update_model_variables_moving_average"),
@@ -87,10 +89,32 @@ def _fit_finds_the_step_traced_ahead() -> bool:
     return _train_step_function(model).experimental_get_tracing_count() == 1
 
 
+def _fused_adadelta_steps_as_keras() -> bool:
+    """Three steps of fused_adadelta leave the weights and slots where Keras's Adadelta leaves them."""
+    import keras
+    import numpy as np
+
+    results = []
+    for optimizer in (keras.optimizers.Adadelta(3.0, rho=0.95, epsilon=1e-6), fused_adadelta()(3.0, 0.95, 1e-6)):
+        weight = keras.Variable(np.linspace(-1, 1, 6, dtype="float32"))
+        optimizer.build([weight])
+        for step in range(3):
+            optimizer.apply([keras.ops.convert_to_tensor(np.cos(np.arange(6) + step).astype("float32"))], [weight])
+        results.append(
+            [
+                weight.numpy(),
+                *(v.numpy() for v in optimizer._accumulated_grads),
+                *(v.numpy() for v in optimizer._accumulated_delta_vars),
+            ]
+        )
+    return len(results[1]) == 3 and all(np.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in zip(*results))
+
+
 # workaround -> a check of behaviour that no attribute shows
 PROBES = {
     "seed_states": _seed_state_named,
     "warm_average_slots": _average_slots_kept,
+    "fused_adadelta": _fused_adadelta_steps_as_keras,
     "average_written_by_caller": _fit_writes_the_average_through_finalize,
     "trace_train_step": _fit_finds_the_step_traced_ahead,
 }
@@ -132,16 +156,18 @@ def warm_average(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Opti
     """
     if not getattr(optimizer, "use_ema", False):
         return optimizer
-    from keras import ops
+    import tensorflow as tf
 
     def update(trainable_variables) -> None:
+        t = tf.cast(optimizer.iterations, "float32")  # 0 at the first step: the average starts there
+        warm = tf.minimum(tf.cast(optimizer.ema_momentum, "float32"), (t + 1) / (t + 10))
+        keep = tf.where(t > 0, warm, 0.0)
         for var, average in zip(trainable_variables, optimizer._model_variables_moving_average):
             if average is None:
                 continue
-            t = ops.cast(optimizer.iterations, var.dtype)  # 0 at the first step: the average starts there
-            warm = ops.minimum(ops.cast(optimizer.ema_momentum, var.dtype), ops.divide(t + 1, t + 10))
-            momentum = ops.where(ops.greater(t, 0), warm, ops.zeros_like(warm))
-            average.assign(ops.add(ops.multiply(momentum, average), ops.multiply(1 - momentum, var)))
+            # average -= (1 - keep) * (average - var), as TensorFlow's assign_moving_average, in one op a variable:
+            # each op of the step costs TensorFlow's executor more than its arithmetic here.
+            tf.raw_ops.ResourceApplyGradientDescent(var=average.handle, alpha=1 - keep, delta=average - var)
 
     optimizer._update_model_variables_moving_average = update
     return optimizer
@@ -208,6 +234,36 @@ def live_momentum_sgd() -> type:
                 self.assign_add(variable, m)
 
     return LiveMomentumSGD
+
+
+@functools.cache
+def fused_adadelta() -> type:
+    """Keras's Adadelta whose step is TensorFlow's ResourceApplyAdadelta: one op a variable instead of about twenty.
+
+    The same arithmetic (the probe `fused_adadelta` checks it against Keras's): each op of a training step costs
+    TensorFlow's executor more than its arithmetic on this app's small weights. Made on first use: Keras loads then.
+    """
+    import keras
+    import tensorflow as tf
+
+    @keras.saving.register_keras_serializable(package="mnist_live")
+    class FusedAdadelta(keras.optimizers.Adadelta):
+        """Adadelta in one TensorFlow op a variable (mnist_core.compat.keras_workarounds.fused_adadelta)."""
+
+        def update_step(self, grad, variable, learning_rate):
+            index = self._get_variable_index(variable)
+            dtype = variable.dtype
+            tf.raw_ops.ResourceApplyAdadelta(
+                var=variable.handle,
+                accum=self._accumulated_grads[index].handle,
+                accum_update=self._accumulated_delta_vars[index].handle,
+                lr=tf.cast(learning_rate, dtype),
+                rho=tf.constant(self.rho, dtype),
+                epsilon=tf.constant(self.epsilon, dtype),
+                grad=tf.cast(grad, dtype),
+            )
+
+    return FusedAdadelta
 
 
 def trace_train_step(model: keras.Model, dataset) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from mnist_core.compat.keras_workarounds import live_momentum_sgd, warm_average, without_replica_sum
+from mnist_core.compat.keras_workarounds import fused_adadelta, live_momentum_sgd, warm_average, without_replica_sum
 from mnist_core.settings import OptimizerSettings
 
 # SGD whose momentum is a variable, so a running job can change it without retracing (Keras's internals: compat).
@@ -22,7 +22,7 @@ def _keras_optimizer(settings: OptimizerSettings, averaging: float) -> keras.opt
     # ema_overwrite_frequency=None: the job writes the average back after each epoch.
     common = {"learning_rate": p["learning_rate"], "use_ema": averaging > 0, "ema_momentum": averaging or 0.99}
     if name == "adadelta":
-        return keras.optimizers.Adadelta(rho=p["rho"], epsilon=p["epsilon"], **common)
+        return fused_adadelta()(rho=p["rho"], epsilon=p["epsilon"], **common)
     if name in ("sgd", "momentum", "nesterov"):
         momentum = p.get("momentum", 0.0)
         return LiveMomentumSGD(momentum=momentum, nesterov=name == "nesterov", live_momentum=name != "sgd", **common)

@@ -3,9 +3,9 @@
 With one intra-op thread per kernel (mnist_core.runtime.threads), a single chain of small convolutions keeps one
 core busy at a time; parts of a batch that share nothing until their gradients are summed are separate branches
 of the traced step, which TensorFlow's inter-op threads run side by side, one per core. The sum is the whole
-batch's gradient (each part's cross-entropy is summed and divided by the whole batch's size, and each part
-carries its share of the L2 term), so a step trains as one on the whole batch would; only the random crops are
-drawn per part.
+batch's gradient (each part's cross-entropy is summed and divided by the whole batch's size; the L2 term and its
+gradient are taken once, beside the parts), so a step trains as one on the whole batch would; only the random
+crops are drawn per part.
 """
 
 from __future__ import annotations
@@ -28,14 +28,7 @@ class SplitBatchModel(keras.Model):
 
     def train_step(self, data):
         x, y = data[0], data[1]
-        if self.parts == 1:
-            gradients, loss, predicted = self._gradients(x, y, 1)
-        else:  # a batch smaller than the parts (a short last batch) trains whole: an empty part cannot run
-            gradients, loss, predicted = tf.cond(
-                tf.shape(y)[0] >= self.parts,
-                lambda: self._gradients(x, y, self.parts),
-                lambda: self._gradients(x, y, 1),
-            )
+        gradients, loss, predicted = self._gradients(x, y, self.parts)
         self.optimizer.apply(gradients, self.trainable_variables)
         for metric in self.metrics:
             if metric.name == "loss":
@@ -43,22 +36,34 @@ class SplitBatchModel(keras.Model):
         return self.compute_metrics(x, y, predicted, sample_weight=None)
 
     def _gradients(self, x, y, parts: int):
-        """The whole batch's loss gradients, loss and predictions, computed in `parts` independent branches."""
+        """The whole batch's loss gradients, loss and predictions, computed in `parts` independent branches.
+
+        A batch smaller than its parts (a short last batch) leaves some parts without an example of their own:
+        such a part runs the batch's last example with weight 0, since a kernel cannot run on an empty batch, and
+        a branch that skipped it (a tf.cond) would cost every step the executor's time for its untaken side.
+        """
         size = tf.shape(y)[0]
         total = tf.cast(size, "float32")
-        bounds = [size * i // parts for i in range(parts + 1)]
         weights = self.trainable_variables
         gradients, loss, predictions = None, tf.constant(0.0), []
-        for start, end in zip(bounds, bounds[1:]):
-            share = tf.cast(end - start, "float32") / total
+        for i in range(parts):
+            start, end = size * i // parts, size * (i + 1) // parts
+            own, count = tf.cast(end > start, "float32"), end - start  # 0 for a part with no example of its own
+            start = tf.minimum(start, size - 1)
+            end = tf.maximum(end, start + 1)
             with tf.GradientTape() as tape:
                 predicted = self(x[start:end], training=True)
-                # The part's cross-entropy over the whole batch's size, and its share of the L2 term.
-                part = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y[start:end], predicted)) / total
-                if self.losses:
-                    part += share * tf.add_n(self.losses)
+                # The part's cross-entropy over the whole batch's size.
+                part = own * tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y[start:end], predicted))
+                part /= total
             grads = tape.gradient(part, weights)
             gradients = grads if gradients is None else [a + b for a, b in zip(gradients, grads, strict=True)]
             loss += part
-            predictions.append(predicted)
+            predictions.append(predicted[:count])
+        if self.losses:
+            with tf.GradientTape() as tape:
+                penalty = tf.add_n(self.losses)
+            decay = tape.gradient(penalty, weights)
+            gradients = [g if d is None else g + d for g, d in zip(gradients, decay, strict=True)]
+            loss += penalty
         return gradients, loss, tf.concat(predictions, axis=0)
