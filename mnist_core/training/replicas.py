@@ -39,17 +39,17 @@ class SplitBatchModel(keras.Model):
         """The whole batch's loss gradients, loss and predictions, computed in `parts` independent branches.
 
         A batch smaller than its parts (a short last batch) leaves some parts without an example of their own:
-        such a part runs the batch's last example with weight 0, since a kernel cannot run on an empty batch, and
-        a branch that skipped it (a tf.cond) would cost every step the executor's time for its untaken side.
+        such a part runs the next part's first example with weight 0, since a kernel cannot run on an empty batch,
+        and a branch that skipped it (a tf.cond) would cost every step the executor's time for its untaken side.
         """
         size = tf.shape(y)[0]
         total = tf.cast(size, "float32")
         weights = self.trainable_variables
         gradients, loss, predictions = None, tf.constant(0.0), []
         for i in range(parts):
-            start, end = size * i // parts, size * (i + 1) // parts
-            own, count = tf.cast(end > start, "float32"), end - start  # 0 for a part with no example of its own
-            start = tf.minimum(start, size - 1)
+            start, end = size * i // parts, size * (i + 1) // parts  # start < size, since i < parts
+            count = end - start  # 0 for a part with no example of its own
+            own = tf.cast(count > 0, "float32")
             end = tf.maximum(end, start + 1)
             with tf.GradientTape() as tape:
                 predicted = self(x[start:end], training=True)
