@@ -5,6 +5,7 @@ import sys
 import numpy as np
 
 from mnist_core.model.architecture import CONVNETJS, PRESETS, build_model, core_of
+from mnist_core.model.crop import crops_at
 from mnist_core.model.predict import MAX_CHUNK, CropPredictor, chunk_size
 from mnist_core.runtime.memory import LARGE_BLOCK
 
@@ -22,6 +23,22 @@ def test_crop_averaged_prediction_shapes_and_average(mnist):
 def test_a_single_28x28_image_is_accepted(mnist):
     result = CropPredictor(build_model(CONVNETJS)).predict(mnist.test.x[0], k=3, seed=1)
     assert result.per_crop.shape == (1, 3, 10)
+
+
+def test_each_distinct_crop_runs_once_and_the_centre_comes_with_the_crops(mnist, monkeypatch):
+    predictor = CropPredictor(build_model(CONVNETJS, seed=4))
+    images = mnist.test.x[:300]
+    result = predictor.predict(images, k=4, seed=5, center=True)
+    every = predictor.forward(crops_at(images, result.offsets).reshape(-1, 24, 24)).reshape(300, 4, 10)
+    np.testing.assert_allclose(result.per_crop, every, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(result.center, predictor.predict_center(images), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(result.labels, every.mean(axis=1).argmax(axis=1))
+    ran = []
+    forward = predictor.forward
+    monkeypatch.setattr(predictor, "forward", lambda crops, workers=1: ran.append(len(crops)) or forward(crops))
+    predictor.predict(images, k=4, seed=5, center=True)
+    distinct = {(i, *o) for i in range(300) for o in [(2, 2), *map(tuple, result.offsets[i])]}
+    assert ran == [len(distinct)] and len(distinct) < 300 * 5
 
 
 def test_seeded_predictions_repeat_and_seeds_differ(mnist):

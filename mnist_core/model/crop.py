@@ -9,8 +9,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from mnist_core.data.geometry import CENTER_OFFSET, CROP_SIZE, INPUT_SIZE, MAX_OFFSET
 
-__all__ = ["CENTER_OFFSET", "CROP_SIZE", "INPUT_SIZE", "MAX_OFFSET", "RandomCrop2D", "crops_at", "grid_offsets",
-           "random_offsets"]  # fmt: skip
+__all__ = ["CENTER_OFFSET", "CROP_SIZE", "INPUT_SIZE", "MAX_OFFSET", "RandomCrop2D", "crop_keys", "crops_at",
+           "crops_by_key", "grid_offsets", "random_offsets"]  # fmt: skip
 
 
 @keras.saving.register_keras_serializable(package="mnist_live")
@@ -58,6 +58,20 @@ def crops_at(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     windows = sliding_window_view(images, (CROP_SIZE, CROP_SIZE), axis=(1, 2))  # (N, 5, 5, 24, 24)
     index = np.arange(len(images))[:, None]
     return windows[index, offsets[..., 0], offsets[..., 1]]
+
+
+def crop_keys(offsets: np.ndarray) -> np.ndarray:
+    """One integer per crop of offsets (N, k, 2), the same for the same image and offset: (N, k)."""
+    side = MAX_OFFSET + 1
+    return (np.arange(len(offsets))[:, None] * side + offsets[..., 0]) * side + offsets[..., 1]
+
+
+def crops_by_key(images: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The crops (M, 24, 24) that crop_keys numbered `keys` (M,) for these images."""
+    side = MAX_OFFSET + 1
+    image, rest = np.divmod(keys, side * side)
+    windows = sliding_window_view(images, (CROP_SIZE, CROP_SIZE), axis=(1, 2))  # (N, 5, 5, 24, 24)
+    return windows[image, rest // side, rest % side]
 
 
 def random_offsets(n: int, k: int, rng: np.random.Generator) -> np.ndarray:

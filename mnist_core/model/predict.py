@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_core.model.architecture import core_of
-from mnist_core.model.crop import CENTER_OFFSET, CROP_SIZE, crops_at, grid_offsets, random_offsets
+from mnist_core.model.crop import CENTER_OFFSET, CROP_SIZE, crop_keys, crops_by_key, grid_offsets, random_offsets
 from mnist_core.runtime.memory import LARGE_BLOCK
 
 # Crops per forward call at most: TensorFlow keeps working buffers sized for the largest batch it has run.
@@ -31,6 +31,7 @@ class CropPrediction:
     probabilities: np.ndarray  # (N, 10), the average over crops
     per_crop: np.ndarray  # (N, k, 10)
     offsets: np.ndarray  # (N, k, 2) (row, col) of each crop
+    center: np.ndarray | None = None  # (N, 10) from the centre crop alone, when asked for
 
     @property
     def labels(self) -> np.ndarray:
@@ -69,17 +70,32 @@ class CropPredictor:
         return self._forward(tf.constant(batch)).numpy()
 
     def predict(
-        self, images: np.ndarray, k: int = 4, seed: int | None = None, grid: bool = False, workers: int = 1
+        self,
+        images: np.ndarray,
+        k: int = 4,
+        seed: int | None = None,
+        grid: bool = False,
+        workers: int = 1,
+        center: bool = False,
     ) -> CropPrediction:
-        """Average the softmax over k crops of each image (random with `seed`, or a fixed grid)."""
+        """Average the softmax over k crops of each image (random with `seed`, or a fixed grid); with `center`, the
+        centre crop's probabilities too.
+
+        Each distinct crop runs once: an image's offsets drawn twice, or the centre among them, share one forward
+        pass (with 4 random crops and the centre, about 8% fewer passes).
+        """
         images = np.asarray(images)
         if images.ndim == 2:
             images = images[None]
         n = len(images)
         offsets = grid_offsets(n, k) if grid else random_offsets(n, k, np.random.default_rng(seed))
-        crops = crops_at(images, offsets).reshape(n * k, CROP_SIZE, CROP_SIZE)
-        per_crop = self.forward(crops, workers).reshape(n, k, 10)
-        return CropPrediction(per_crop.mean(axis=1), per_crop, offsets)
+        wanted = offsets
+        if center:
+            wanted = np.concatenate([np.full((n, 1, 2), CENTER_OFFSET), offsets], axis=1)
+        distinct, inverse = np.unique(crop_keys(wanted), return_inverse=True)
+        probabilities = self.forward(crops_by_key(images, distinct), workers)[inverse.ravel()].reshape(n, -1, 10)
+        per_crop = probabilities[:, 1:] if center else probabilities
+        return CropPrediction(per_crop.mean(axis=1), per_crop, offsets, probabilities[:, 0] if center else None)
 
     def predict_center(self, images: np.ndarray, workers: int = 1) -> np.ndarray:
         """Probabilities (N, 10) from the centre crop alone."""

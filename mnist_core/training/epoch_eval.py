@@ -53,8 +53,7 @@ def epoch_record(
     """
     started, workers = time.perf_counter(), training_parts()
     val = predictor.predict_center(data.validation.x, workers)
-    center = predictor.predict_center(data.test.x, workers)
-    crops = predictor.predict(data.test.x, end.crops, seed=seed, workers=workers).probabilities
+    test = predictor.predict(data.test.x, end.crops, seed=seed, workers=workers, center=True)
     own = None
     if held is not None and len(held.held_y):
         own = accuracy(predictor.predict(held.held_x, end.crops, seed=seed).probabilities, held.held_y)
@@ -66,8 +65,8 @@ def epoch_record(
         train_accuracy=end.train_accuracy,
         validation_loss=cross_entropy(val, data.validation.y),
         validation_accuracy=accuracy(val, data.validation.y),
-        test_accuracy_center=accuracy(center, data.test.y),
-        test_accuracy_crops=accuracy(crops, data.test.y),
+        test_accuracy_center=accuracy(test.center, data.test.y),
+        test_accuracy_crops=accuracy(test.probabilities, data.test.y),
         crops=end.crops,
         eval_seconds=time.perf_counter() - started,
         wall_seconds=elapsed(),
