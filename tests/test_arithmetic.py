@@ -12,7 +12,6 @@ import pytest
 from mnist_core.model.architecture import PRESETS
 from mnist_core.model.flops import training_flops
 from mnist_core.settings import TrainSettings
-from mnist_core.training.engine import batches
 from mnist_core.training.model_pool import new_training_model
 from tests.conftest import REPO
 from tools.arithmetic import (
@@ -72,9 +71,9 @@ def test_the_step_runs_the_convolutions_of_a_training_step_and_nothing_else(defa
     # Two conv layers: both forward, both weight gradients, and one input gradient (the first layer needs none).
     assert convolution_calls(alone) == {"forward": 2, "weight gradient": 2, "input gradient": 1}
 
-    x, y = mnist.train.x[:2048], mnist.train.y[:2048]
-    default_model.fit(batches(x, y, 128), epochs=1, verbose=0)
-    training = op_profile(lambda: default_model.fit(batches(x, y, 128), epochs=1, verbose=0), steps=16)
+    x, y = mnist.train.x[:2048].reshape(16, 128, 28, 28), mnist.train.y[:2048].reshape(16, 128)
+    default_model.train_batches(x, y)
+    training = op_profile(lambda: default_model.train_batches(x, y), steps=16)
     # The training step runs them once per part of its batch (mnist_core.training.replicas).
     parts = default_model.parts
     assert convolution_calls(training) == {kind: calls * parts for kind, calls in convolution_calls(alone).items()}

@@ -26,9 +26,8 @@ def _trained(data, settings: TrainSettings, pool: ModelPool) -> TrainingJob:
 
 
 def _tracings(model) -> int:
-    """How often the train step has been traced: the tf.function inside Keras's cached train_function."""
-    cells = [cell.cell_contents for cell in model.train_function.__closure__ or ()]
-    return sum(f.experimental_get_tracing_count() for f in cells if hasattr(f, "experimental_get_tracing_count"))
+    """How often the model's training loop has been traced."""
+    return model.batch_trainer().experimental_get_tracing_count()
 
 
 def _metrics(job: TrainingJob) -> list:

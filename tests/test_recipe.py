@@ -1,14 +1,13 @@
 """The default recipe's pieces on real MNIST: the learning-rate anneal, the weight average, the stop at a target,
 and the promise the Train page makes from them."""
 
-import keras
 import numpy as np
 import pytest
 
 from mnist_core.model.architecture import PRESETS
 from mnist_core.settings import TrainSettings, validate_settings
-from mnist_core.training import model_pool
-from mnist_core.training.engine import Engine, batches
+from mnist_core.training import engine as engine_module
+from mnist_core.training.engine import Engine
 from mnist_core.training.job import TrainingJob
 from mnist_core.training.model_pool import ModelPool, new_training_model
 from mnist_core.training.promise import MeasuredRun, measured_default_run, promise
@@ -27,20 +26,12 @@ def test_the_anneal_holds_the_rate_then_falls_along_a_half_cosine_to_zero():
     assert Anneal(0.0).factor(999, 1000) == 1.0 and Anneal(1.0).factor(0, 0) == 1.0
 
 
-class _Recorder(keras.callbacks.Callback):
-    """The learning rate at the start of each call into the train step (with its first batch), and after each
-    call the raw (not yet averaged) weights."""
+class _Recorder:
+    """The learning rate at the start of each call into the training loop (with the examples trained before it in
+    this fit), and after each call the raw (not yet averaged) weights."""
 
     def __init__(self):
-        super().__init__()
-        self.rates, self.first_batches, self.weights = [], [], []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.rates.append(float(self.model.optimizer.learning_rate.numpy()))
-        self.first_batches.append(batch)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.weights.append([v.numpy().copy() for v in self.model.trainable_variables])
+        self.rates, self.done, self.weights = [], [], []
 
 
 def _engine(settings: TrainSettings, examples: int, anneal: float = 0.0) -> Engine:
@@ -59,22 +50,32 @@ def _engine(settings: TrainSettings, examples: int, anneal: float = 0.0) -> Engi
 
 
 def _fit(engine: Engine, x, y) -> _Recorder:
-    """Engine.fit with a recorder beside the engine (the engine's own callback runs first, as in the app)."""
-    recorder = _Recorder()
-    engine._chunk = len(y)
-    engine.keras_model.fit(
-        batches(x, y, engine.batch_size), epochs=1, shuffle=False, verbose=0, callbacks=[engine, recorder]
-    )
+    """Engine.fit, recording around each call into the model's training loop."""
+    recorder, model, before = _Recorder(), engine.keras_model, engine.examples
+    train = model.train_batches
+
+    def recorded(images, labels):
+        recorder.rates.append(float(model.optimizer.learning_rate.numpy()))
+        recorder.done.append(engine.examples - before)
+        logs = train(images, labels)
+        recorder.weights.append([v.numpy().copy() for v in model.trainable_variables])
+        return logs
+
+    model.train_batches = recorded
+    try:
+        engine.fit(x, y)
+    finally:
+        del model.train_batches
     return recorder
 
 
 def test_the_engine_anneals_the_rate_over_the_end_of_its_plan_and_keeps_live_changes(mnist, monkeypatch):
-    monkeypatch.setattr(model_pool, "STEPS_PER_EXECUTION", 2)  # 40 batches in 20 calls
+    monkeypatch.setattr(engine_module, "BATCHES_PER_CALL", 2)  # 40 batches in 20 calls
     settings = TrainSettings(batch_size=25, seed=0, averaging=0.0)
     x, y = mnist.train.x[:1000], mnist.train.y[:1000]
     engine = _engine(settings, 1000, anneal=0.5)
     recorder = _fit(engine, x, y)
-    rates, done = recorder.rates, [25 * b for b in recorder.first_batches]
+    rates, done = recorder.rates, recorder.done
     base = settings.optimizer.params["learning_rate"]
     assert done == list(range(0, 1000, 50))
     assert rates[:11] == pytest.approx([base] * 11)  # 550 examples done before call 11: still the first half
@@ -87,16 +88,17 @@ def test_the_engine_anneals_the_rate_over_the_end_of_its_plan_and_keeps_live_cha
     assert engine.state.view().learning_rate == pytest.approx(2.0 * Anneal(0.5).factor(1950, 2000), abs=1e-6)
 
 
-def test_without_the_anneal_the_rate_stays_as_set(mnist):
+def test_without_the_anneal_the_rate_stays_as_set(mnist, monkeypatch):
+    monkeypatch.setattr(engine_module, "BATCHES_PER_CALL", 4)  # 10 batches in 3 calls
     settings = TrainSettings(batch_size=50, seed=0, averaging=0.0, anneal=0.0)
     engine = _engine(settings, 500)
     rates = _fit(engine, mnist.train.x[:500], mnist.train.y[:500]).rates
-    assert rates == pytest.approx([settings.optimizer.params["learning_rate"]] * 2)
+    assert rates == pytest.approx([settings.optimizer.params["learning_rate"]] * 3)
 
 
 @pytest.mark.parametrize("momentum", [0.9, 0.0])
 def test_the_weight_average_replaces_the_weights_at_the_end_of_each_fit(mnist, momentum, monkeypatch):
-    monkeypatch.setattr(model_pool, "STEPS_PER_EXECUTION", 1)  # the raw weights after every batch
+    monkeypatch.setattr(engine_module, "BATCHES_PER_CALL", 1)  # the raw weights after every batch
     engine = _engine(TrainSettings(batch_size=50, seed=0, averaging=momentum), 500)
     recorder = _fit(engine, mnist.train.x[:500], mnist.train.y[:500])
     average = recorder.weights[0]  # the average starts at the first step's weights

@@ -53,3 +53,27 @@ def test_each_example_is_predicted_once_in_order_whatever_the_parts(mnist, monke
         gradients, loss, predicted = held.model._gradients(x, y, parts)
         np.testing.assert_allclose(predicted.numpy(), expected, rtol=1e-5, atol=1e-6)
         assert all(np.all(np.isfinite(g.numpy())) for g in gradients) and np.isfinite(float(loss))
+
+
+@pytest.mark.parametrize("name", ["adadelta", "adam"])
+def test_the_training_loop_trains_its_batches_as_keras_steps_one_at_a_time(mnist, name):
+    """train_batches (the engine's traced loop over a group of batches) against Keras's own train_on_batch: the
+    same random crops, weights, optimizer state and running means after the group."""
+    settings = TrainSettings(optimizer=default_optimizer(name), averaging=0.99, seed=4)
+    loop, keras_steps = (new_training_model(PRESETS[settings.preset], settings) for _ in range(2))
+    for held in (loop, keras_steps):
+        held.decay.assign(0.001 / (2 * 32))
+    x, y = mnist.train.x[: 5 * 32], mnist.train.y[: 5 * 32]
+    logs = loop.model.train_batches(x.reshape(5, 32, 28, 28), y.reshape(5, 32))
+    steps = [
+        keras_steps.model.train_on_batch(x[i * 32 : (i + 1) * 32], y[i * 32 : (i + 1) * 32], return_dict=True)
+        for i in range(5)
+    ]  # each call's logs are its batch's alone; the loop's are the means over its group
+    assert float(logs["loss"]) == pytest.approx(np.mean([s["loss"] for s in steps]), rel=1e-5)
+    assert float(logs["accuracy"]) == pytest.approx(np.mean([s["accuracy"] for s in steps]))
+    assert int(loop.model.optimizer.iterations.numpy()) == 5
+    for a, b in zip(loop.model.variables + loop.model.optimizer.variables,
+                    keras_steps.model.variables + keras_steps.model.optimizer.variables, strict=True):  # fmt: skip
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+    short = loop.model.train_batches(x[None, :7], y[None, :7])  # a short last batch alone: no new trace
+    assert np.isfinite(float(short["loss"])) and loop.model.batch_trainer().experimental_get_tracing_count() == 1

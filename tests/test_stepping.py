@@ -152,7 +152,7 @@ def test_a_step_lets_exactly_one_wait_through_and_resume_drops_a_step_not_yet_ta
 
 
 def test_steps_then_resume_train_every_example_of_the_pass_once(tiny):
-    """Step is the engine's own operation between Keras's fit calls: after steps and a resume each example of the
+    """Step is the engine's own operation between stretches of training: after steps and a resume each example of the
     pass has trained once (2,000 examples: 3 steps of 50, then the other 37 batches)."""
     job = _paused_job(tiny, epochs=1, averaging=0.0)
     try:

@@ -21,7 +21,7 @@ def test_exercise_training_leaves_a_traced_default_model_for_the_first_job(monke
     assert len(pool) == 1  # nothing else of it is kept
     settings = TrainSettings()  # a default job, whatever its seed and run length
     held = pool.take(PRESETS[settings.preset], settings.with_(seed=5, epochs=1))
-    assert held is not None and held.model.train_function is not None
+    assert held is not None and held.model.traced
     # it trained: 2 batches, then one to trace the default batch size and SPEED_BATCHES timed ones
     assert held.model.optimizer.iterations.numpy() == 2 + 1 + warmup.SPEED_BATCHES
 

@@ -85,7 +85,6 @@ def measure_step(network: str, batch_size: int) -> dict:
 
     from mnist_core.runtime.memory import map_large_blocks
     from mnist_core.settings import TrainSettings
-    from mnist_core.training.engine import batches
     from mnist_core.training.model_pool import new_training_model
 
     map_large_blocks()  # as the app's server does
@@ -94,16 +93,15 @@ def measure_step(network: str, batch_size: int) -> dict:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (batch_size, 28, 28), dtype=np.uint8)
     y = rng.integers(0, 10, batch_size).astype(np.uint8)
-    data = batches(x, y, batch_size)
     gc.collect()
     before, max_before = _rss(), _max_rss()
     with _PeakSampler() as first:
-        held.model.fit(data, epochs=1, verbose=0)
+        held.model.train_batches(x[None], y[None])
     # The kernel's high-water mark catches a peak between two samples, once it is above the import's own.
     first_peak = max(first.peak, _max_rss()) if _max_rss() > max_before else first.peak
     between = _rss()
     with _PeakSampler() as second:
-        held.model.fit(data, epochs=1, verbose=0)
+        held.model.train_batches(x[None], y[None])
     return {"before": before, "first_peak": first_peak, "between": between, "second_peak": second.peak}
 
 
@@ -115,17 +113,16 @@ def measure_models(network: str, count: int) -> dict:
 
     from mnist_core.runtime.memory import map_large_blocks, release_free_memory
     from mnist_core.settings import TrainSettings
-    from mnist_core.training.engine import batches
     from mnist_core.training.model_pool import new_training_model
 
     map_large_blocks()
     layers = NETWORKS[network]
     rng = np.random.default_rng(0)
-    data = batches(rng.integers(0, 256, (32, 28, 28), dtype=np.uint8), rng.integers(0, 10, 32), 32)
+    x, y = rng.integers(0, 256, (1, 32, 28, 28), dtype=np.uint8), rng.integers(0, 10, (1, 32))
 
     def one():
         held = new_training_model(layers, TrainSettings(batch_size=32))
-        held.model.fit(data, epochs=1, verbose=0)
+        held.model.train_batches(x, y)
         return held
 
     kept = [one()]  # the first pays TensorFlow's one-time costs

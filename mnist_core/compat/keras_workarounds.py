@@ -8,12 +8,10 @@ import TensorFlow: the environment must be set before TensorFlow loads.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from mnist_core.compat.internals import failed_probes
@@ -36,11 +34,6 @@ INTERNALS: dict[str, tuple[str, str]] = {
     # keep_kernel_cache_bounded names every TensorFlow variable alike (tests/test_memory.py checks the result).
     "keep_kernel_cache_bounded": ("keras.src.backend.tensorflow.core", "Variable._initialize"),
     "warm_average": ("keras.optimizers", "Optimizer._update_model_variables_moving_average"),
-    # average_written_by_caller: Keras's fit writes the weight average at its end through this method (a probe).
-    "average_written_by_caller": ("keras.optimizers", "Optimizer.finalize_variable_values"),
-    # trace_train_step finds the traced step in the closure of the function this method makes (a probe).
-    "trace_train_step": ("keras.src.backend.tensorflow.trainer", "TensorFlowTrainer._make_function"),
-    "trace_train_step_build": ("keras.src.trainers.trainer", "Trainer._symbolic_build"),
     # tools.op_profile reads the profiler's trace file through TensorFlow's own copy of its protocol buffer.
     "profile_planes": ("tensorflow.tsl.profiler.protobuf.xplane_pb2", "XSpace"),
 }
@@ -58,35 +51,6 @@ def _average_slots_kept() -> bool:
     optimizer = keras.optimizers.SGD(use_ema=True)
     optimizer.build([keras.Variable(0.0)])
     return len(getattr(optimizer, "_model_variables_moving_average", ())) == 1
-
-
-def _fit_writes_the_average_through_finalize() -> bool:
-    """Keras's fit ends by calling its optimizer's finalize_variable_values once, with the model's trainable weights."""
-    import keras
-    import numpy as np
-
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(use_ema=True), loss="mse")
-    calls = []
-    model.optimizer.finalize_variable_values = lambda variables: calls.append(list(variables))
-    model.fit(np.zeros((4, 1)), np.zeros((4, 1)), epochs=1, verbose=0)
-    del model.optimizer.finalize_variable_values
-    return len(calls) == 1 and [v.path for v in calls[0]] == [v.path for v in model.trainable_weights]
-
-
-def _fit_finds_the_step_traced_ahead() -> bool:
-    """After trace_train_step, Keras's fit (several batches per call, as the app compiles) traces nothing more."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse", steps_per_execution=2)
-    x, y = np.zeros((5, 1), np.float32), np.zeros((5, 1), np.float32)
-    if not trace_train_step(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(2)):
-        return False
-    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(2), epochs=1, shuffle=False, verbose=0)
-    return _train_step_function(model).experimental_get_tracing_count() == 1
 
 
 def _fused_adadelta_steps_as_keras() -> bool:
@@ -115,8 +79,6 @@ PROBES = {
     "seed_states": _seed_state_named,
     "warm_average_slots": _average_slots_kept,
     "fused_adadelta": _fused_adadelta_steps_as_keras,
-    "average_written_by_caller": _fit_writes_the_average_through_finalize,
-    "trace_train_step": _fit_finds_the_step_traced_ahead,
 }
 
 
@@ -171,22 +133,6 @@ def warm_average(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Opti
 
     optimizer._update_model_variables_moving_average = update
     return optimizer
-
-
-@contextlib.contextmanager
-def average_written_by_caller(model: keras.Model) -> Iterator[Callable[[], None]]:
-    """Inside, Keras's fit leaves the weight average alone when it returns; the caller writes it with what it gets.
-
-    Keras writes the average over the weights at the end of every fit call; the engine ends a fit call at each
-    pause, and writes the average once, when its pass over the examples is done.
-    """
-    optimizer = model.optimizer
-    finalize = optimizer.finalize_variable_values
-    optimizer.finalize_variable_values = lambda variables: None
-    try:
-        yield lambda: finalize(model.trainable_weights)
-    finally:
-        del optimizer.finalize_variable_values
 
 
 @functools.cache
@@ -264,33 +210,6 @@ def fused_adadelta() -> type:
             )
 
     return FusedAdadelta
-
-
-def trace_train_step(model: keras.Model, dataset) -> bool:
-    """Trace a compiled model's train step now for batches like `dataset`'s, as its fit calls it; False if not found.
-
-    TensorFlow warns of retracing when 5 of the last 10 calls to one Python function traced, and every Keras
-    model's train step is the same function (`multi_step_on_iterator`): models traced by their first fit calls in
-    turn, as a race's contestants are, trip it. A trace asked for through `get_concrete_function` is not counted,
-    and fit then finds it in the function's cache.
-    """
-    step = _train_step_function(model)
-    if step is None:
-        return False
-    # As fit does first: its metrics' variables made outside the trace, not by it.
-    model._symbolic_build(data_batch=next(iter(dataset)))
-    step.get_concrete_function(iter(model.distribute_strategy.experimental_distribute_dataset(dataset)))
-    return True
-
-
-def _train_step_function(model: keras.Model):
-    """The tf.function Keras's fit calls once per group of batches, made if need be; None if Keras hides it."""
-    import tensorflow as tf
-
-    model.make_train_function()
-    cells = [cell.cell_contents for cell in getattr(model.train_function, "__closure__", None) or ()]
-    steps = [f for f in cells if isinstance(f, tf.types.experimental.PolymorphicFunction)]
-    return steps[0] if len(steps) == 1 else None
 
 
 def seed_states(model: keras.Model) -> list[keras.Variable]:

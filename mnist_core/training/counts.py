@@ -25,7 +25,7 @@ class StartPoint:
 
 
 class PerBatch:
-    """Each batch's values, recovered from Keras's running means over a fit call (weighted by examples)."""
+    """Each batch's values, recovered from the running means over a stretch of training (weighted by examples)."""
 
     def __init__(self, width: int):
         self._width = width

@@ -1,4 +1,4 @@
-"""The training loop every run uses: one Keras callback that trains a model on examples in order.
+"""The training loop every run uses: it trains a model on examples in order, a group of batches per call.
 
 A run's owner (the Train page's job, each contestant of a race) hands the engine examples in the order it
 chooses, as many as it wants at a time (a job: one epoch; a race: one chunk), and evaluates when it likes. The
@@ -20,7 +20,6 @@ from collections.abc import Mapping
 import keras
 import numpy as np
 
-from mnist_core.compat.keras_workarounds import average_written_by_caller
 from mnist_core.data.mnist import Split
 from mnist_core.model.architecture import decayed_kernels
 from mnist_core.model.optimizers import set_live_params
@@ -40,9 +39,12 @@ STREAM_IMAGES = 8
 LOSS_WINDOW = 50  # batches in the smoothed loss and accuracy
 # Guessing uniformly costs ln(10) = 2.3; a batch loss ten times that means the weights are blowing up.
 DIVERGED_LOSS = 10 * math.log(10)
+# Batches per call into the traced training loop: the per-call Python work is then paid once per group; pause,
+# live changes and progress act per group.
+BATCHES_PER_CALL = 16
 
 
-class Engine(keras.callbacks.Callback):
+class Engine:
     """Trains one run's compiled model on the examples it is given and reports into `state`."""
 
     def __init__(
@@ -67,12 +69,11 @@ class Engine(keras.callbacks.Callback):
         """`params`: the optimizer's settings as set; `stream`: test digits to predict live (None: no stream);
         `label`: the optimizer, for messages.
 
-        `live`: report progress and publish weights while fit runs (the Train page); otherwise once per fit call,
+        `live`: report progress and publish weights while it trains (the Train page); otherwise once per `fit` call,
         at its end (a race's contestants, whose page draws only their evaluation points).
         `anneal` lowers the learning rate over the end of this engine's `planned_examples` (its owner keeps the
         plan up to date when the run's length changes).
         """
-        super().__init__()
         self.held, self.state = held, state
         self.control = control if control is not None else state
         self.predictor = CropPredictor(held.model)
@@ -87,14 +88,13 @@ class Engine(keras.callbacks.Callback):
         self._step_logs: dict[str, float] = {}  # the last Step's batch's loss and accuracy
         self.diverged = False
         self.last_loss: float | None = None  # the last batch's, diverged or not
-        self.last_logs: dict[str, float] = {}  # Keras's means over the last fit call (loss, accuracy)
+        self.last_logs: dict[str, float] = {}  # the means over the last uninterrupted stretch (loss, accuracy)
         self._rng = np.random.default_rng(seed + 1)
         self._losses: deque[float] = deque(maxlen=LOSS_WINDOW)
         self._hits: deque[float] = deque(maxlen=LOSS_WINDOW)
         self._per_batch = PerBatch(2)  # loss and accuracy
         self._step_ms: float | None = None
         self._last_push = self._last_stream = 0.0
-        self._chunk = 0
         self._trace_seconds: float | None = None  # the tracing batch's time, if this engine ran it
         self.live = LiveParams(params, applying(Applies.NEXT_BATCH), anneal)
         self.planned_examples = planned_examples
@@ -118,37 +118,47 @@ class Engine(keras.callbacks.Callback):
     def fit(self, x: np.ndarray, y: np.ndarray) -> int:
         """Train once over these examples, in order, in batches of `batch_size`; how many it trained.
 
-        Keras's fit trains them until a pause or a stop is asked for; while paused, each Step trains one batch
-        here; Resume goes on with Keras's fit from the next batch. The weight average is written over the weights
-        once, when the examples are done (or the run stops), as a single fit call would.
+        Groups of batches train until a pause or a stop is asked for; while paused, each Step trains one batch
+        here; Resume goes on from the next batch. The weight average is written over the weights once, when the
+        examples are done (or the run stops).
         """
         position, stepped_last, before = 0, False, self.examples
-        with average_written_by_caller(self.keras_model) as write_average:
-            while position < len(y) and not self.diverged:
-                after_pause = self._while_paused(x, y, position)
-                if after_pause is None:  # stopped
-                    break
-                stepped_last, position = after_pause != position, after_pause
-                if position < len(y) and not self.diverged:
-                    position, stepped_last = self._fit_until_halted(x, y, position), False
-                if self.control.stop_requested:
-                    break
-            if not self.diverged:
-                write_average()
-        if stepped_last and not self.diverged:  # no fit call ended the pass: show its numbers as one would
+        while position < len(y) and not self.diverged:
+            after_pause = self._while_paused(x, y, position)
+            if after_pause is None:  # stopped
+                break
+            stepped_last, position = after_pause != position, after_pause
+            if position < len(y) and not self.diverged:
+                position, stepped_last = self._train_until_halted(x, y, position), False
+            if self.control.stop_requested:
+                break
+        if not self.diverged:
+            self.keras_model.optimizer.finalize_variable_values(self.keras_model.trainable_weights)
+        if stepped_last and not self.diverged:  # no stretch of groups ended the pass: show its numbers as one would
             self.last_logs = self._step_logs
             self._push(time.perf_counter())
         return self.examples - before
 
-    def _fit_until_halted(self, x: np.ndarray, y: np.ndarray, start: int) -> int:
-        """Keras's fit on the examples from `start` until they are done or a pause or stop ends it; where it ended."""
-        self._chunk = len(y) - start
-        before = self.examples
-        # fit on a tf.data chunk trains ~2x faster than a loop of train_on_batch (measured on 2 cores).
-        self.keras_model.fit(
-            batches(x[start:], y[start:], self.batch_size), epochs=1, shuffle=False, verbose=0, callbacks=[self]
-        )
-        return start + (self.examples - before)
+    def _train_until_halted(self, x: np.ndarray, y: np.ndarray, start: int) -> int:
+        """Train from `start` a group of batches per call, until the examples are done, a pause or a stop is asked
+        for, or the loss diverges; where it ended."""
+        self.keras_model.reset_metrics()  # the logs are then means over this stretch
+        self._per_batch.reset()
+        self.clock.start()
+        position, logs = start, {}
+        while position < len(y) and not self.diverged:
+            images, labels = group(x, y, position, self.batch_size)
+            self._take_live_changes()
+            started = time.perf_counter()
+            logs = self.keras_model.train_batches(images, labels)
+            position += self._after_group(logs, labels.size, started)
+            if self.control.halt_requested:
+                break
+        self.last_logs = {k: float(v) for k, v in logs.items()}
+        self.clock.stop()
+        if not self.diverged:
+            self._push(time.perf_counter())
+        return position
 
     def _while_paused(self, x: np.ndarray, y: np.ndarray, position: int) -> int | None:
         """Wait while the run is paused, training one batch for each Step; where to go on from, or None to stop."""
@@ -171,43 +181,25 @@ class Engine(keras.callbacks.Callback):
         """Mean cross-entropy over the recent batches, without the L2 term."""
         return float(np.mean(self._losses)) - self.l2_loss() if self._losses else None
 
-    # --- Keras callback ---
-    def on_epoch_begin(self, epoch, logs=None):
-        self.clock.start()
-        self._per_batch.reset()
-
-    # With steps_per_execution > 1 Keras calls these once per group of batches: `batch` is the group's first
-    # batch at its beginning and its last at its end; everything below then acts per group.
-    def on_train_batch_begin(self, batch, logs=None):
-        self._first_batch = batch
-        self._take_live_changes()
-        self._batch_start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss, hit = float(logs["loss"]), float(logs["accuracy"])  # reading them waits for the step
+    def _after_group(self, logs: Mapping, size: int, started: float) -> int:
+        """Count a group of `size` examples that trained from `started`, report it, and watch for divergence."""
+        loss, hit = float(logs["loss"]), float(logs["accuracy"])  # reading them waits for the group
         now = time.perf_counter()
-        size = min(self._chunk, (batch + 1) * self.batch_size) - self._first_batch * self.batch_size
-        step_ms = (now - self._batch_start) * 1000 / size
-        self._count_trace(now - self._batch_start)
+        step_ms = (now - started) * 1000 / size
+        self._count_trace(now - started)
         self._step_ms = step_ms if self._step_ms is None else 0.9 * self._step_ms + 0.1 * step_ms
         self.examples += size
         loss, hit = self._per_batch((loss, hit), size)
         self.last_loss = loss
         if not math.isfinite(loss) or loss > DIVERGED_LOSS:
-            return self._diverge(loss)
+            self._diverge(loss)
+            return size
         self._losses.append(loss)
         self._hits.append(hit)
         if self.reports_live and now - self._last_push >= PUSH_SECONDS:
             with self.clock.excluded():
                 self._push(now)
-        if self.control.halt_requested:
-            self.keras_model.stop_training = True  # the fit call ends after this batch; `fit` waits or stops
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.last_logs = {k: float(v) for k, v in (logs or {}).items()}
-        self.clock.stop()
-        if not self.diverged:
-            self._push(time.perf_counter())
+        return size
 
     # --- inside ---
     @property
@@ -233,15 +225,14 @@ class Engine(keras.callbacks.Callback):
     def _step(self, x: np.ndarray, y: np.ndarray, position: int) -> int:
         """Train the one batch at `position` (a Step) and report what it changed; the position after it.
 
-        Keras's fit trains STEPS_PER_EXECUTION batches per call into its traced step, so a Step trains its batch
-        on its own (train_on_batch trains one); only that call counts on the training clock.
+        A group of one batch, through the same traced loop as training; only that call counts on the clock.
         """
         x, y = x[position : position + self.batch_size], y[position : position + self.batch_size]
         self._take_live_changes()
         probe = StepProbe(self.keras_model, self.predictor, x, y)
         self.keras_model.reset_metrics()  # its logs are then this batch's alone
         with self.clock.running():
-            logs = self.keras_model.train_on_batch(x, y, return_dict=True)
+            logs = self.keras_model.train_batches(x[None], y[None])
         self.examples += len(y)
         loss = self.last_loss = float(logs["loss"])
         self._step_logs = {k: float(v) for k, v in logs.items()}
@@ -327,7 +318,6 @@ class Engine(keras.callbacks.Callback):
     def _diverge(self, loss: float) -> None:
         self.diverged = True
         self.clock.stop()
-        self.keras_model.stop_training = True
         _, weights = self.state.weights()
         if weights is not None:
             self.keras_model.set_weights(weights)
@@ -340,21 +330,10 @@ class Engine(keras.callbacks.Callback):
         )
 
 
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int):
-    """The training input: images and labels in order, in batches."""
-    # A tf.data pipeline trains ~25% faster than handing Keras the numpy arrays.
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    # The pipeline's sizes are fixed; tf.data's autotuning thread would only make each fit call's end wait for
-    # it to wake up and stop (up to seconds, when another thread keeps the cores busy).
-    options.autotune.enabled = False
-    images, labels = tf.constant(x), tf.constant(y)
-    # Each batch is one slice of the arrays: batching single examples would copy them one by one, on a thread that
-    # takes its time from training's.
-    return (
-        tf.data.Dataset.range(0, len(y), batch_size)
-        .map(lambda start: (images[start : start + batch_size], labels[start : start + batch_size]))
-        .prefetch(4)
-        .with_options(options)
-    )
+def group(x: np.ndarray, y: np.ndarray, start: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The next call's examples from `start`: up to BATCHES_PER_CALL whole batches, (G, B, ...) and (G, B); or,
+    with less than a batch left, the short last batch alone, (1, rest, ...)."""
+    whole = min(BATCHES_PER_CALL, (len(y) - start) // batch_size)
+    size = whole * batch_size if whole else len(y) - start
+    shape = (whole, batch_size) if whole else (1, size)
+    return x[start : start + size].reshape(*shape, *x.shape[1:]), y[start : start + size].reshape(shape)

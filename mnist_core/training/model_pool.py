@@ -1,6 +1,6 @@
-"""A job's compiled model: built new, or kept from an ended job and reset, which skips Keras's tracing.
+"""A job's compiled model: built new, or kept from an ended job and reset, which skips tracing.
 
-Keras traces a new model's train step the first time it trains: ~1.5 s of Python holding the interpreter lock,
+A new model traces its training loop the first time it trains: ~1.5 s of Python holding the interpreter lock,
 while every page the server sends waits (tools.bench_load). When a job ends its model goes back to a pool; the
 next job with the same layers, the same optimizer settings fixed at trace time and the same averaging takes it
 and resets it to exactly what a newly built one would be: the seeded initial weights and random-crop state of a
@@ -23,10 +23,6 @@ from mnist_core.model.optimizers import build_optimizer, set_live_params
 from mnist_core.runtime.threads import training_parts
 from mnist_core.settings import Applies, TrainSettings, applying
 from mnist_core.training.replicas import SplitBatchModel
-
-# Batches per call into the traced train step: Keras's per-call Python work is then paid once per group
-# (tools.bench_convnetjs measures the engine with it); pause, live changes and progress act per group.
-STEPS_PER_EXECUTION = 8
 
 
 class L2Decay:
@@ -72,7 +68,6 @@ def new_training_model(
         optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,
     )
     optimizer.build(model.trainable_variables)  # now, not at the first step: its fresh state is kept for resets
     decay = keras.Variable(0.0, trainable=False, name="l2_coefficient")
@@ -120,7 +115,7 @@ class HeldState:
 
 def _state_variables(held: TrainingModel) -> list[keras.Variable]:
     # Weights, the random crop's generator state, every optimizer variable (step count, learning rate, momentum
-    # and average slots) and the L2 coefficient; Keras resets the metrics at each fit call itself.
+    # and average slots) and the L2 coefficient; the engine resets the metrics at each stretch of training.
     return [*held.model.variables, *held.model.optimizer.variables, held.decay]
 
 

@@ -12,13 +12,13 @@ from collections import Counter
 import keras
 import numpy as np
 
-from mnist_core.compat.keras_workarounds import seed_states, trace_train_step
+from mnist_core.compat.keras_workarounds import seed_states
 from mnist_core.data.mnist import Mnist
 from mnist_core.model.predict import accuracy
 from mnist_core.runtime.queue import JobQueue
 from mnist_core.runtime.threads import training_parts
 from mnist_core.training.contestants import Contestant, RacePlan
-from mnist_core.training.engine import Engine, batches
+from mnist_core.training.engine import Engine
 from mnist_core.training.model_pool import (
     HeldState,
     ModelPool,
@@ -190,11 +190,9 @@ class Race(BackgroundRun):
             for variable, value in zip(seed_states(held.model), seeds, strict=True):
                 variable.assign(value)
         self._save_starts()
-        # Traced now, while the page says the networks are being built: traced by their first fit calls in turn,
-        # several models would make TensorFlow warn of retracing.
-        example = batches(self.data.train.x[:1], self.data.train.y[:1], 1)
+        # Traced now, while the page says the networks are being built, not by each contestant's first turn.
         for held in self._models:
-            trace_train_step(held.model, example)
+            held.model.batch_trainer()
 
     def _save_starts(self) -> None:
         """Each contestant's starting state where it shares its model: its own optimizer settings and decay."""

@@ -6,11 +6,16 @@ of the traced step, which TensorFlow's inter-op threads run side by side, one pe
 batch's gradient (each part's cross-entropy is summed and divided by the whole batch's size; the L2 term and its
 gradient are taken once, beside the parts), so a step trains as one on the whole batch would; only the random
 crops are drawn per part.
+
+The engine calls `train_batches`, not Keras's fit: one traced loop over a group of batches handed over as one
+tensor. Keras's fit feeds its loop from a dataset iterator through optionals and a conditional per step, whose
+bookkeeping TensorFlow's executor walks on one thread between steps while the other core waits.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -25,6 +30,50 @@ class SplitBatchModel(keras.Model):
     def __init__(self, *args, parts: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         self.parts = max(1, int(parts))
+        self._train_batches = None  # traced by the first call of batch_trainer
+
+    def train_batches(self, images, labels) -> dict:
+        """Train on `images` (G, B, 28, 28) and `labels` (G, B): G steps in order, one batch of B each.
+
+        Returns the last step's logs: the running means of the loss and metrics since `reset_metrics`, as Keras's
+        fit reports them.
+        """
+        return self.batch_trainer()(images, np.asarray(labels, np.int32))
+
+    @property
+    def traced(self) -> bool:
+        """Whether the training loop has been traced (by a call, or by batch_trainer)."""
+        return self._train_batches is not None
+
+    def batch_trainer(self):
+        """The traced loop `train_batches` runs, traced now if it has not been (with a signature, so TensorFlow's
+        retracing warning, which counts traces made by calls, never counts it)."""
+        if self._train_batches is None:
+            self._train_batches = self._trace_batch_trainer()
+        return self._train_batches
+
+    def _trace_batch_trainer(self):
+        image = self.inputs[0]
+        signature = [
+            tf.TensorSpec((None, None, *image.shape[1:]), image.dtype),
+            tf.TensorSpec((None, None), tf.int32),
+        ]
+        # The metrics' variables are made now, eagerly: a traced loop may not create them.
+        one = tf.zeros((1, *image.shape[1:]), image.dtype)
+        self.compute_metrics(one, tf.zeros((1,), tf.int32), self(one, training=False), sample_weight=None)
+        self.reset_metrics()
+
+        @tf.function(input_signature=signature)
+        def train(images, labels):
+            def step(i, logs):
+                return i + 1, self.train_step((images[i], labels[i]))
+
+            count = tf.shape(images)[0]
+            _, logs = tf.while_loop(lambda i, _: i < count, step, (tf.constant(0), self.get_metrics_result()))
+            return logs
+
+        train.get_concrete_function()
+        return train
 
     def train_step(self, data):
         x, y = data[0], data[1]

@@ -219,7 +219,7 @@ class RunState:
 
     @property
     def halt_requested(self) -> bool:
-        """A pause or a stop was asked for: the engine leaves Keras's fit after the batch it is training."""
+        """A pause or a stop was asked for: the engine stops after the group of batches it is training."""
         with self._lock:
             return self._control.paused or self._control.stop
 

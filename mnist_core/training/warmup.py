@@ -34,13 +34,12 @@ def exercise_training(images: int = WARMUP_IMAGES, speed_batches: int = SPEED_BA
     from mnist_core.model.predict import CropPredictor
     from mnist_core.runtime.speed import server_speed
     from mnist_core.settings import TrainSettings
-    from mnist_core.training.engine import batches
     from mnist_core.training.model_pool import get_pool, new_training_model
 
     settings = TrainSettings()
     held = new_training_model(PRESETS[settings.preset], settings)
     x, y = np.zeros((images, 28, 28), np.uint8), np.zeros(images, np.uint8)
-    held.model.fit(batches(x, y, images // 2), epochs=1, shuffle=False, verbose=0)
+    held.model.train_batches(x.reshape(2, images // 2, 28, 28), y.reshape(2, images // 2))
     if speed_batches:
         server_speed().record(_examples_per_second(held.model, settings.batch_size, speed_batches), "the warm-up")
     held.traced_batches = 2  # the engine then counts the first job's first batch as training, not tracing
@@ -49,13 +48,11 @@ def exercise_training(images: int = WARMUP_IMAGES, speed_batches: int = SPEED_BA
 
 
 def _examples_per_second(model, batch_size: int, count: int) -> float:
-    from mnist_core.training.engine import batches
-
     n = batch_size * count
-    x, y = np.zeros((n, 28, 28), np.uint8), np.zeros(n, np.uint8)
-    model.fit(batches(x[:batch_size], y[:batch_size], batch_size), epochs=1, shuffle=False, verbose=0)  # traced
+    x, y = np.zeros((count, batch_size, 28, 28), np.uint8), np.zeros((count, batch_size), np.uint8)
+    model.train_batches(x[:1], y[:1])  # its first run at this size
     started = time.perf_counter()
-    model.fit(batches(x, y, batch_size), epochs=1, shuffle=False, verbose=0)
+    model.train_batches(x, y)
     return n / (time.perf_counter() - started)
 
 
