@@ -55,9 +55,7 @@ class RandomCrop2D(keras.layers.Layer):
 
 def crops_at(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Crop images (N, 28, 28) at offsets (N, k, 2) (row, col) into (N, k, 24, 24)."""
-    windows = sliding_window_view(images, (CROP_SIZE, CROP_SIZE), axis=(1, 2))  # (N, 5, 5, 24, 24)
-    index = np.arange(len(images))[:, None]
-    return windows[index, offsets[..., 0], offsets[..., 1]]
+    return crops_by_key(images, crop_keys(offsets))
 
 
 def crop_keys(offsets: np.ndarray) -> np.ndarray:
@@ -67,7 +65,7 @@ def crop_keys(offsets: np.ndarray) -> np.ndarray:
 
 
 def crops_by_key(images: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The crops (M, 24, 24) that crop_keys numbered `keys` (M,) for these images."""
+    """The crops that crop_keys numbered `keys` for these images: keys of shape S give crops (*S, 24, 24)."""
     side = MAX_OFFSET + 1
     image, rest = np.divmod(keys, side * side)
     windows = sliding_window_view(images, (CROP_SIZE, CROP_SIZE), axis=(1, 2))  # (N, 5, 5, 24, 24)
