@@ -151,7 +151,8 @@ class Engine:
             self._take_live_changes()
             started = time.perf_counter()
             logs = self.keras_model.train_batches(images, labels)
-            position += self._after_group(logs, labels.size, started)
+            self._after_group(logs, labels.size, started)
+            position += labels.size
             if self.control.halt_requested:
                 break
         self.last_logs = {k: float(v) for k, v in logs.items()}
@@ -181,7 +182,7 @@ class Engine:
         """Mean cross-entropy over the recent batches, without the L2 term."""
         return float(np.mean(self._losses)) - self.l2_loss() if self._losses else None
 
-    def _after_group(self, logs: Mapping, size: int, started: float) -> int:
+    def _after_group(self, logs: Mapping, size: int, started: float) -> None:
         """Count a group of `size` examples that trained from `started`, report it, and watch for divergence."""
         loss, hit = float(logs["loss"]), float(logs["accuracy"])  # reading them waits for the group
         now = time.perf_counter()
@@ -192,14 +193,12 @@ class Engine:
         loss, hit = self._per_batch((loss, hit), size)
         self.last_loss = loss
         if not math.isfinite(loss) or loss > DIVERGED_LOSS:
-            self._diverge(loss)
-            return size
+            return self._diverge(loss)
         self._losses.append(loss)
         self._hits.append(hit)
         if self.reports_live and now - self._last_push >= PUSH_SECONDS:
             with self.clock.excluded():
                 self._push(now)
-        return size
 
     # --- inside ---
     @property
