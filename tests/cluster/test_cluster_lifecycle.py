@@ -122,8 +122,10 @@ def test_an_unreachable_cluster_is_said_and_the_run_trains_here(tiny, monkeypatc
     assert job.view().status == "finished"
 
 
-def test_runs_land_on_both_nodes_and_a_lost_node_is_reported(tiny, on_cluster, second_node):
-    jobs = [_job(tiny), _job(tiny)]
+def test_runs_land_on_both_nodes_and_a_lost_node_is_reported(mnist, on_cluster, second_node):
+    # Both train on all of MNIST: the run on the head must still be training after the lost node is noticed, which
+    # can take longer than 100 epochs of the tiny set.
+    jobs = [_job(mnist), _job(mnist)]
     for job in jobs:
         _training(job)
     assert jobs[0].placement.node_id != jobs[1].placement.node_id
